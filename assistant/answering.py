@@ -54,9 +54,12 @@ class ExtractiveAnswerer:
         query_vector, chunks = self.retriever.retrieve(query, top_k or self.top_k)
         retrieved = time.perf_counter()
         answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten)
-        if chunks and chunks[0].score >= self.abstain_below:
-            answer.citations = self._quotes(query_vector, chunks)
-            answer.answer = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
+        quotes = self._quotes(query_vector, chunks)
+        if quotes:
+            answer.evidence_score = quotes[0].score
+        if quotes and quotes[0].score >= self.abstain_below:
+            answer.citations = quotes
+            answer.answer = " ".join(f"{c.quote} [{c.n}]" for c in quotes)
             answer.abstained = False
         finished = time.perf_counter()
         answer.timings = {"retrieve_s": round(retrieved - started, 4), "answer_s": round(finished - retrieved, 4),
@@ -64,6 +67,9 @@ class ExtractiveAnswerer:
         return answer
 
     def _quotes(self, query_vector: np.ndarray, chunks: list[StoredChunk]) -> list[Citation]:
+        """The best-matching sentences of the retrieved chunks, best first, as citations."""
+        if not chunks:
+            return []
         candidates: dict[tuple[str, int, int], tuple[StoredChunk, int, int]] = {}
         for chunk in chunks:
             for span in sentence_spans(chunk.text):

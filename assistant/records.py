@@ -19,6 +19,8 @@ class Answer(BaseModel):
     answer: str
     abstained: bool
     citations: list[Citation] = []
+    evidence_score: float | None = Field(None, description="score of the best quote; under the abstention "
+                                                               "threshold the answer abstains")
     standalone_question: str | None = Field(None, description="the follow-up rewritten for retrieval")
     timings: dict[str, float] = {}
 

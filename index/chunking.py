@@ -28,12 +28,19 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     spans: list[Span] = []
     begin = start
     for match in _BOUNDARY.finditer(text, start, end):
-        if not match.group().startswith("\n") and _is_abbreviation(text, begin, match.start()):
+        if not match.group().startswith("\n") and (
+                _is_abbreviation(text, begin, match.start()) or _continues_lowercase(text, match.end(), end)):
             continue
         _append_trimmed(spans, text, begin, match.end())
         begin = match.end()
     _append_trimmed(spans, text, begin, end)
     return spans
+
+
+def _continues_lowercase(text: str, position: int, end: int) -> bool:
+    """'“Is it over?” he asked.' is one sentence: the next word is lower case."""
+    following = text[position:min(end, position + 8)].lstrip()
+    return bool(following) and following[0].islower()
 
 
 def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
