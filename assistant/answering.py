@@ -23,6 +23,7 @@ NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this quest
 _SENTENCE_WEIGHT = 0.7
 # Quotes after the best one must score within this margin of it, or they add noise, not support.
 _QUOTE_MARGIN = 0.1
+_MIN_QUOTE_WORDS = 4
 
 
 class Retriever:
@@ -53,6 +54,11 @@ class ExtractiveAnswerer:
         query = rewritten or question
         query_vector, chunks = self.retriever.retrieve(query, top_k or self.top_k)
         retrieved = time.perf_counter()
+        if rewritten:
+            # Retrieval needs the context; the quote must answer what was asked now, so rank
+            # sentences against both.
+            query_vector = query_vector + self.embedder.embed_one(question)
+            query_vector /= np.linalg.norm(query_vector)
         answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten)
         quotes = self._quotes(query_vector, chunks)
         if quotes:
@@ -77,6 +83,9 @@ class ExtractiveAnswerer:
                 # Overlapping chunks hold the same sentence; keep it once, with its best chunk.
                 candidates.setdefault((chunk.path, start, end), (chunk, span.start, span.end))
         entries = list(candidates.values())
+        # Headings and fragments ("Mount Orrin") match a question's words but answer nothing.
+        informative = [e for e in entries if len(e[0].text[e[1]:e[2]].split()) >= _MIN_QUOTE_WORDS]
+        entries = informative or entries
         vectors = self.embedder.embed([chunk.text[a:b] for chunk, a, b in entries])
         scores = _SENTENCE_WEIGHT * (vectors @ query_vector) + \
             (1 - _SENTENCE_WEIGHT) * np.array([chunk.score for chunk, _, _ in entries])

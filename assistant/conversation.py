@@ -12,10 +12,11 @@ from assistant.records import Message
 
 # Words that point back into the conversation instead of naming their subject.
 _BACK_REFERENCE = re.compile(
-    r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|that|this|those|these|there|then|"
+    r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|those|these|"
     r"the same|the other|both|either|neither|which one)\b", re.IGNORECASE)
-_CONTINUATION = re.compile(r"^\s*(and|but|also|so|what about|how about|why|when|where|how many|how much)\b",
-                           re.IGNORECASE)
+_CONTINUATION = re.compile(r"^\s*(and|but|also|so|what about|how about)\b", re.IGNORECASE)
+# "Why?", "When exactly?": too short to stand alone.
+_TOO_SHORT_WORDS = 3
 
 
 class HistoryError(ValueError):
@@ -44,7 +45,8 @@ def standalone_question(question: str, history: list[Message]) -> str | None:
     earlier = [m.content.strip() for m in history if m.role == "user" and m.content.strip()]
     if not earlier:
         return None
-    short = len(question.split()) <= 12
-    if short and (_BACK_REFERENCE.search(question) or _CONTINUATION.match(question)):
+    words = len(question.split())
+    if words <= _TOO_SHORT_WORDS or (words <= 12 and (_BACK_REFERENCE.search(question)
+                                                      or _CONTINUATION.match(question))):
         return f"{earlier[-1]} {question.strip()}"
     return None

@@ -52,12 +52,17 @@ def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
     return (len(token) == 1 and token.isalpha()) or token in _ABBREVIATIONS
 
 
+# Markdown headings, quotes and list bullets are layout, not part of the sentence a quote should show.
+_LEADING_MARKUP = re.compile(r"\s*(?:(?:#{1,6}|>|[-*+•])\s+)*")
+
+
 def _append_trimmed(spans: list[Span], text: str, begin: int, end: int) -> None:
-    piece = text[begin:end]
-    stripped = piece.strip()
-    if stripped:
-        left = begin + (len(piece) - len(piece.lstrip()))
-        spans.append(Span(left, left + len(stripped)))
+    left = _LEADING_MARKUP.match(text, begin, end).end()
+    right = end
+    while right > left and text[right - 1].isspace():
+        right -= 1
+    if right > left:
+        spans.append(Span(left, right))
 
 
 class Tokenizer(Protocol):

@@ -1,0 +1,94 @@
+"""Extractive answers: exact quotes from every format, abstention, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering import NOT_IN_DOCUMENTS
+from assistant.records import Message
+from index.loaders import extract_text, read_file
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, embedder):
+    from assistant.services import Services
+    from assistant.settings import load_settings
+    from tests.conftest import build_good_corpus
+
+    base = tmp_path_factory.mktemp("answering")
+    corpus = build_good_corpus(base / "docs")
+    services = Services(load_settings(home=str(base / "home")))
+    services.embedder = embedder
+    services.indexer.sync([str(corpus)], progress=False)
+    return services, corpus
+
+
+CASES = [
+    ("How many containers did the Port of Veltria handle in 2023?", "harbor.txt",
+     "The Port of Veltria handled 4.2 million containers in 2023."),
+    ("When did Mount Orrin last erupt?", "volcano.md",
+     "Mount Orrin last erupted in 1931, burying the village of Kesh under ash."),
+    ("Who did the Lindqvist Orchestra appoint as principal conductor?", "orchestra.html",
+     "The Lindqvist Orchestra appointed Mara Oyelaran as its principal conductor in 2022."),
+    ("How many loaves of rye bread does the Halvard Bakery sell on Saturdays?", "bakery.pdf",
+     "The Halvard Bakery sells 900 loaves of rye bread every Saturday."),
+    ("How far did the Tessel rover drive in its first year?", "rover.docx",
+     "The Tessel rover drove 14 kilometres across the crater floor during its first year."),
+]
+
+
+@pytest.mark.parametrize("question,file_name,quote", CASES)
+def test_answer_quotes_the_exact_sentence(indexed, question, file_name, quote):
+    services, corpus = indexed
+    answer = services.answerer.ask(question)
+    assert not answer.abstained
+    best = answer.citations[0]
+    assert (best.n, best.source, best.quote) == (1, str(corpus / file_name), quote)
+    assert f"{quote} [1]" in answer.answer
+    # Anyone can check the quote: it is exactly the document's extracted text at [start:end].
+    path = str(corpus / file_name)
+    extracted = extract_text(path, read_file(path, 10**8))
+    for citation in answer.citations:
+        source_text = extract_text(citation.source, read_file(citation.source, 10**8))
+        assert source_text[citation.start:citation.end] == citation.quote
+    assert extracted[best.start:best.end] == quote
+    if file_name.endswith(".txt"):  # for plain text the extracted text is the file itself
+        assert open(path, encoding="utf-8").read()[best.start:best.end] == quote
+    assert answer.timings["total_s"] >= answer.timings["retrieve_s"] > 0
+
+
+@pytest.mark.parametrize("question", ["What is the boiling point of mercury?",
+                                      "Who won the 1998 football World Cup final?"])
+def test_off_topic_question_abstains(indexed, question):
+    services, _ = indexed
+    answer = services.answerer.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.answer == NOT_IN_DOCUMENTS
+    assert answer.evidence_score < services.settings.abstain_below
+
+
+def test_follow_up_is_rewritten_from_history(indexed):
+    services, corpus = indexed
+    history = [Message(role="user", content="When did Mount Orrin last erupt?"),
+               Message(role="assistant", content="Mount Orrin last erupted in 1931 [1]")]
+    answer = services.answerer.ask("How tall is it?", history)
+    assert answer.standalone_question == "When did Mount Orrin last erupt? How tall is it?"
+    assert answer.citations[0].quote == "The summit stands 3,120 metres above sea level."
+    assert answer.citations[0].source == str(corpus / "volcano.md")
+
+
+def test_stand_alone_question_is_not_rewritten(indexed):
+    services, _ = indexed
+    history = [Message(role="user", content="When did Mount Orrin last erupt?")]
+    answer = services.answerer.ask("How many containers did the Port of Veltria handle in 2023?", history)
+    assert answer.standalone_question is None
+
+
+def test_empty_index_abstains(make_services):
+    answer = make_services().answerer.ask("Anything at all?")
+    assert answer.abstained and answer.evidence_score is None
+
+
+def test_empty_question_is_refused(indexed):
+    with pytest.raises(ValueError, match="empty"):
+        indexed[0].answerer.ask("   ")
