@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -37,29 +38,27 @@ class Embedder:
 
         return SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
 
-    @property
+    @cached_property
     def tokenizer(self):
-        return self.model.tokenizer
+        """The model's own tokenizer, loaded alone: chunking needs no model weights."""
+        if "model" in self.__dict__:
+            return self.model.tokenizer
+        from transformers import AutoTokenizer
 
-    @property
+        return AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+
+    @cached_property
     def max_tokens(self) -> int:
         """Word pieces the model reads, not counting its [CLS] and [SEP] markers."""
+        config = Path(self.model_path, "sentence_bert_config.json")
+        if "model" not in self.__dict__ and config.is_file():
+            return int(json.loads(config.read_text())["max_seq_length"]) - 2
         return int(self.model.max_seq_length) - 2
-
-    @property
-    def dimension(self) -> int:
-        # Renamed in sentence-transformers 6; older releases only have the long name.
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get())
-
-    @property
-    def name(self) -> str:
-        return Path(self.model_path).name
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed many texts; sentence-transformers sorts them by length so batches pad little."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)  # and the model is not loaded for nothing
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
 

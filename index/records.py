@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,11 @@ class IndexReport(BaseModel):
     recovered: list[str] = Field(default=[], description="what crash recovery repaired first")
     seconds: float = 0.0
 
+    @computed_field
     @property
     def chunks_per_second(self) -> float:
-        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
+        """Chunks embedded per second of the whole run (reading, chunking and writing included)."""
+        return round(self.chunks_embedded / self.seconds, 2) if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
         lines = [

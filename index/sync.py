@@ -144,15 +144,13 @@ class Indexer:
         """Index new and changed files; return the paths that stay live and the rows of new documents."""
         kept: set[str] = set()
         added: list[DocumentRow] = []
-        chunker = Chunker(self.embedder.tokenizer, min(self.chunk_tokens, self.embedder.max_tokens),
-                          self.overlap_tokens)
         by_sha: dict[str, list[DocumentRow]] = {}
         for row in live.values():
             by_sha.setdefault(row.sha256, []).append(row)
         pending: list[_Prepared] = []
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress, dynamic_ncols=True)
         try:
-            for item in _in_background(self._prepare(files, live, chunker)):
+            for item in _in_background(self._prepare(files, live)):
                 bar.update(1)
                 if isinstance(item, SkippedFile):
                     report.skipped.append(item)
@@ -179,8 +177,8 @@ class Indexer:
             bar.close()
         return kept, added
 
-    def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow],
-                 chunker: Chunker) -> Iterator[_Prepared | SkippedFile]:
+    def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow]) -> Iterator[_Prepared | SkippedFile]:
+        chunker = None  # built on first need: a run where nothing changed loads no tokenizer
         for found in files:
             try:
                 data = read_file(found.path, self.max_file_bytes)
@@ -189,6 +187,8 @@ class Indexer:
                     yield _Prepared(found, sha, unchanged=True)
                     continue
                 text = extract_text(found.path, data)
+                chunker = chunker or Chunker(self.embedder.tokenizer, min(self.chunk_tokens, self.embedder.max_tokens),
+                                             self.overlap_tokens)
                 yield _Prepared(found, sha, text=text, chunks=chunker.chunk(text))
             except SkipFile as skip:
                 yield SkippedFile(path=found.source, reason=str(skip))
