@@ -18,6 +18,8 @@ _BLOCK_TAGS = (
     "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 "
     "header hr li main nav ol p pre section table td th title tr ul"
 ).split()
+# Control characters never found in real text; their presence means the bytes are not text.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INVISIBLE_TAGS = ["script", "style", "noscript", "template", "iframe", "svg", "object"]
 
 
@@ -70,7 +72,8 @@ def read_file(path: str, max_bytes: int) -> bytes:
 
 
 def decode_text(data: bytes) -> str:
-    """Decode a text file: UTF-8 (BOM allowed) or BOM-marked UTF-16; anything else is refused."""
+    """Decode a text file: UTF-8 (BOM allowed), BOM-marked UTF-16, or legacy Windows-1252/Latin-1 text
+    (older news archives, e.g. a bare 0xA3 for £). Bytes that are none of these are refused."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -81,7 +84,15 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SkipFile(f"not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8") from None
+        utf8_error = exc.start
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or _CONTROL_CHARS.search(text):
+        raise SkipFile(f"undecodable bytes: not UTF-8 (bad byte at offset {utf8_error}) nor Windows-1252 text; "
+                       "re-save it as UTF-8") from None
+    return text
 
 
 def html_to_text(data: bytes) -> str:

@@ -3,9 +3,10 @@
 SQLite gives us the atomic commits Chroma lacks. The protocol that makes a SIGKILL at any moment
 harmless:
 
-1. journal the new version id (one commit), 2. write its chunks to Chroma,
-3. in ONE commit: make the new version live, drop it from the journal, journal the old version,
-4. delete the old version's chunks from Chroma, 5. drop the old version from the journal.
+1. journal the new version ids (one commit), 2. write their chunks to Chroma,
+3. in ONE commit: make the new versions live, drop them from the journal, journal the old versions,
+4. delete the old versions' chunks from Chroma, 5. drop the old versions from the journal.
+Steps work on a batch of documents at a time: fewer commits, same guarantees.
 
 On start, every journalled version that is not live is deleted from Chroma (deletes are idempotent),
 so a half-written new version or a half-deleted old one never survives a crash.
@@ -64,22 +65,24 @@ class Manifest:
     def journalled(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT version_id FROM journal")]
 
-    def begin_version(self, version_id: str, sha256: str, text: str) -> None:
-        """Step 1: journal a version before any of its chunks reach the store."""
+    def begin_versions(self, versions: list[tuple[DocumentRow, str]]) -> None:
+        """Step 1: journal new versions (with their extracted text) before any chunk reaches the store."""
         with self._transaction():
-            self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (version_id,))
-            self._db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)",
-                             (sha256, zlib.compress(text.encode("utf-8"))))
+            for row, text in versions:
+                self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (row.version_id,))
+                self._db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)",
+                                 (row.sha256, zlib.compress(text.encode("utf-8"))))
 
-    def commit_version(self, row: DocumentRow, replaced: DocumentRow | None) -> None:
-        """Step 3: the new version becomes live; the version it replaces is journalled for deletion."""
+    def commit_versions(self, changes: list[tuple[DocumentRow, DocumentRow | None]]) -> None:
+        """Step 3: new versions become live; the versions they replace are journalled for deletion."""
         with self._transaction():
-            if replaced is not None:
-                self._db.execute("DELETE FROM documents WHERE path = ?", (replaced.path,))
-                self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (replaced.version_id,))
-            self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-                             (row.path, row.source, row.sha256, row.version_id, row.chunks, row.indexed_at))
-            self._db.execute("DELETE FROM journal WHERE version_id = ?", (row.version_id,))
+            for row, replaced in changes:
+                if replaced is not None:
+                    self._db.execute("DELETE FROM documents WHERE path = ?", (replaced.path,))
+                    self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (replaced.version_id,))
+                self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                                 (row.path, row.source, row.sha256, row.version_id, row.chunks, row.indexed_at))
+                self._db.execute("DELETE FROM journal WHERE version_id = ?", (row.version_id,))
 
     def retire(self, row: DocumentRow) -> None:
         """A document leaves the index: it stops being live and its version is journalled for deletion."""
@@ -87,10 +90,10 @@ class Manifest:
             self._db.execute("DELETE FROM documents WHERE path = ?", (row.path,))
             self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (row.version_id,))
 
-    def forget(self, version_id: str) -> None:
-        """Step 5: the version's chunks are gone from the store."""
+    def forget(self, version_ids: list[str]) -> None:
+        """Step 5: these versions' chunks are gone from the store."""
         with self._transaction():
-            self._db.execute("DELETE FROM journal WHERE version_id = ?", (version_id,))
+            self._db.executemany("DELETE FROM journal WHERE version_id = ?", [(v,) for v in version_ids])
             self._db.execute("DELETE FROM texts WHERE sha256 NOT IN (SELECT sha256 FROM documents)")
 
     def clear(self) -> None:

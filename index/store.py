@@ -15,11 +15,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from index.manifest import DocumentRow
 from index.records import Chunk, StoredChunk
 
 # ChromaVectorStore.add rejects batches much over 5,400 records; stay well below.
 _WRITE_BATCH = 4000
 _READ_PAGE = 5000
+_METADATA_KEYS = ["source", "path", "sha256", "start", "end", "chunk", "text_key"]
 
 
 class StoreUnavailable(RuntimeError):
@@ -61,26 +63,28 @@ class ChunkStore:
         self._name = collection
         self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
 
-    def add_version(self, version_id: str, source: str, path: str, sha256: str,
-                    chunks: list[Chunk], embeddings: np.ndarray) -> None:
+    def add_versions(self, versions: list[tuple[DocumentRow, list[Chunk], list[np.ndarray]]]) -> None:
+        """Write the chunks of several document versions, in as few store calls as the store allows."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes = []
-        for chunk, vector in zip(chunks, embeddings):
-            node = TextNode(
-                id_=f"{version_id}-{chunk.index:05d}", text=chunk.text, embedding=vector.tolist(),
-                metadata={"source": source, "path": path, "sha256": sha256, "start": chunk.start,
-                          "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text)},
-                # Only the text is embedded; metadata would eat into the embedder's 256 word pieces.
-                excluded_embed_metadata_keys=["source", "path", "sha256", "start", "end", "chunk", "text_key"],
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=version_id)
-            nodes.append(node)
+        for row, chunks, embeddings in versions:
+            for chunk, vector in zip(chunks, embeddings):
+                node = TextNode(
+                    id_=f"{row.version_id}-{chunk.index:05d}", text=chunk.text, embedding=vector.tolist(),
+                    metadata={"source": row.source, "path": row.path, "sha256": row.sha256, "start": chunk.start,
+                              "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text)},
+                    # Only the text is embedded; metadata would eat into the embedder's 256 word pieces.
+                    excluded_embed_metadata_keys=_METADATA_KEYS,
+                )
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=row.version_id)
+                nodes.append(node)
         for first in range(0, len(nodes), _WRITE_BATCH):
             self.vector_store.add(nodes[first:first + _WRITE_BATCH])
 
-    def delete_version(self, version_id: str) -> None:
-        self.vector_store.delete(ref_doc_id=version_id)
+    def delete_versions(self, version_ids: list[str]) -> None:
+        if version_ids:
+            self._collection.delete(where={"document_id": {"$in": list(version_ids)}})
 
     def count(self) -> int:
         return self._collection.count()

@@ -29,9 +29,11 @@ from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
 from index.store import ChunkStore, text_key
 
 
-def version_id(path: str, sha256: str) -> str:
-    """One id per (document, content) pair: the ref_doc_id its chunks share in the store."""
-    return hashlib.sha1(f"{path}\0{sha256}".encode()).hexdigest()[:24]
+def version_id(path: str, source: str, sha256: str) -> str:
+    """One id per version of a document: the ref_doc_id its chunks share in the store. The displayed
+    source is part of it, so re-indexing the same file under another spelling never reuses the id of
+    the version it replaces (whose chunks are deleted right after)."""
+    return hashlib.sha1(f"{path}\0{source}\0{sha256}".encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -42,6 +44,7 @@ class _Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     vectors: dict[str, object] = field(default_factory=dict)  # text_key -> vector
     unchanged: bool = False
+    skipped: SkippedFile | None = None
 
 
 class Indexer:
@@ -119,19 +122,19 @@ class Indexer:
         """Undo what a killed run left half done, then check the store agrees with the manifest."""
         notes = []
         live_ids = {row.version_id for row in self.manifest.documents()}
-        for vid in self.manifest.journalled():
-            if vid not in live_ids:
-                self.store.delete_version(vid)
-            self.manifest.forget(vid)
-            notes.append(f"cleared chunks of interrupted write {vid}")
+        interrupted = self.manifest.journalled()
+        if interrupted:
+            self.store.delete_versions([vid for vid in interrupted if vid not in live_ids])
+            self.manifest.forget(interrupted)
+            notes.append(f"removed the partial chunks of an interrupted run ({len(interrupted)} version(s))")
         rows = self.manifest.documents()
         if self.store.count() != sum(row.chunks for row in rows):
             # Should not happen with the journal; if the store lost or kept writes, repair from truth.
             counts = self.store.chunk_counts()
             expected = {row.version_id: row for row in rows}
-            for vid in set(counts) - set(expected):
-                self.store.delete_version(vid)
-                notes.append(f"deleted {counts[vid]} orphan chunks of {vid}")
+            orphans = set(counts) - set(expected)
+            self.store.delete_versions(list(orphans))
+            notes += [f"deleted {counts[vid]} orphan chunks of version {vid}" for vid in orphans]
             for vid, row in expected.items():
                 if counts.get(vid, 0) != row.chunks:
                     self._delete(row)
@@ -152,32 +155,28 @@ class Indexer:
         try:
             for item in _in_background(self._prepare(files, live)):
                 bar.update(1)
-                if isinstance(item, SkippedFile):
-                    report.skipped.append(item)
-                    # A file that became unreadable keeps its last good version rather than vanish.
-                    abs_path = os.path.abspath(item.path)
-                    if abs_path in live:
-                        kept.add(abs_path)
-                    continue
+                # A file that became unreadable keeps its last good version rather than vanish.
                 kept.add(item.found.path)
-                if item.unchanged:
+                if item.skipped:
+                    report.skipped.append(item.skipped)
+                elif item.unchanged:
                     report.unchanged.append(item.found.source)
-                    continue
-                reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
-                if item.found.path in live:
-                    reuse_from.append(live[item.found.path].version_id)
-                item.vectors = self.store.vectors_by_text(reuse_from)
-                pending.append(item)
-                if sum(len(p.chunks) for p in pending) >= self.embed_batch:
-                    added += self._flush(pending, live, report)
-                    pending = []
-                    bar.set_postfix(chunks=report.chunks_written)
+                else:
+                    reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
+                    if item.found.path in live:
+                        reuse_from.append(live[item.found.path].version_id)
+                    item.vectors = self.store.vectors_by_text(reuse_from)
+                    pending.append(item)
+                    if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                        added += self._flush(pending, live, report)
+                        pending = []
+                        bar.set_postfix(chunks=report.chunks_written)
             added += self._flush(pending, live, report)
         finally:
             bar.close()
         return kept, added
 
-    def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow]) -> Iterator[_Prepared | SkippedFile]:
+    def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow]) -> Iterator[_Prepared]:
         chunker = None  # built on first need: a run where nothing changed loads no tokenizer
         for found in files:
             try:
@@ -191,9 +190,10 @@ class Indexer:
                                              self.overlap_tokens)
                 yield _Prepared(found, sha, text=text, chunks=chunker.chunk(text))
             except SkipFile as skip:
-                yield SkippedFile(path=found.source, reason=str(skip))
+                yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=str(skip)))
             except Exception as exc:  # one odd file must not stop the run; say which and why
-                yield SkippedFile(path=found.source, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+                reason = f"unexpected error: {type(exc).__name__}: {exc}"
+                yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=reason))
 
     def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow],
                report: IndexReport) -> list[DocumentRow]:
@@ -203,19 +203,22 @@ class Indexer:
                         if text_key(chunk.text) not in p.vectors})
         vectors = dict(zip(map(text_key, missing), self.embedder.embed(missing)))
         report.chunks_embedded += len(missing)
+        batch = []
         for item in pending:
             item.vectors.update(vectors)
-            embeddings = [item.vectors[text_key(chunk.text)] for chunk in item.chunks]
-            replaced = live.get(item.found.path)
             row = DocumentRow(path=item.found.path, source=item.found.source, sha256=item.sha256,
-                              version_id=version_id(item.found.path, item.sha256), chunks=len(item.chunks),
+                              version_id=version_id(item.found.path, item.found.source, item.sha256), chunks=len(item.chunks),
                               indexed_at=now_iso())
-            self.manifest.begin_version(row.version_id, row.sha256, item.text)
-            self.store.add_version(row.version_id, row.source, row.path, row.sha256, item.chunks, embeddings)
-            self.manifest.commit_version(row, replaced)
+            batch.append((item, row, live.get(item.found.path)))
+        self.manifest.begin_versions([(row, item.text) for item, row, _ in batch])
+        self.store.add_versions([(row, item.chunks, [item.vectors[text_key(c.text)] for c in item.chunks])
+                                 for item, row, _ in batch])
+        self.manifest.commit_versions([(row, replaced) for _, row, replaced in batch])
+        replaced_ids = [replaced.version_id for _, _, replaced in batch if replaced is not None]
+        self.store.delete_versions(replaced_ids)
+        self.manifest.forget(replaced_ids)
+        for _, row, replaced in batch:
             if replaced is not None:
-                self.store.delete_version(replaced.version_id)
-                self.manifest.forget(replaced.version_id)
                 report.updated.append(row.source)
             else:
                 added.append(row)
@@ -225,8 +228,8 @@ class Indexer:
 
     def _delete(self, row: DocumentRow) -> None:
         self.manifest.retire(row)
-        self.store.delete_version(row.version_id)
-        self.manifest.forget(row.version_id)
+        self.store.delete_versions([row.version_id])
+        self.manifest.forget([row.version_id])
 
 
 def _under(path: str, roots: list[str]) -> bool:

@@ -86,7 +86,7 @@ def build_good_corpus(folder: Path) -> Path:
 HOSTILE_REASONS = {
     "empty.txt": "empty file",
     "binary.txt": "binary content",
-    "latin1.txt": "not valid UTF-8",
+    "undecodable.txt": "undecodable bytes",
     "corrupt.pdf": "not a readable PDF",
     "scanned.pdf": "no text to index",
     "corrupt.docx": "not a readable .docx",
@@ -104,7 +104,7 @@ HUGE_BYTES = 2_000_000  # the tests set max_file_mb=1
 def add_hostile_files(folder: Path) -> None:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
-    (folder / "latin1.txt").write_bytes("Café crème brûlée".encode("latin-1"))
+    (folder / "undecodable.txt").write_bytes(b"caf\xc3 \x81\x8d\x03\x04 r\xe9sum\x90 \x1b[0m")
     (folder / "corrupt.pdf").write_bytes(b"%PDF-1.4\n this is not really a pdf \x00\xff")
     write_blank_pdf(folder / "scanned.pdf")
     (folder / "corrupt.docx").write_bytes(b"PK\x03\x04 not a zip archive at all")

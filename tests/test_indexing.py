@@ -135,3 +135,13 @@ def test_a_second_writer_is_refused_with_a_clear_message(make_services, good_cor
         with pytest.raises(IndexBusy, match="another indexing run"):
             services.indexer.sync([str(good_corpus)], progress=False)
     assert services.indexer.sync([str(good_corpus)], progress=False).added
+
+
+def test_same_file_under_another_spelling_is_re_pointed_not_lost(make_services, good_corpus, monkeypatch):
+    services = make_services()
+    monkeypatch.chdir(good_corpus.parent)
+    services.indexer.sync(["docs"], progress=False)
+    report = services.indexer.sync([str(good_corpus)], progress=False)  # same files, absolute spelling
+    assert len(report.updated) == 5 and report.chunks_embedded == 0
+    assert_store_matches_manifest(services)
+    assert {d.source for d in services.indexer.documents()} == {str(p) for p in good_corpus.iterdir()}

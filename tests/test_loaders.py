@@ -21,11 +21,13 @@ def test_txt_is_the_decoded_file(tmp_path):
     assert load(corpus / "harbor.txt") == HARBOR_TXT
 
 
-def test_utf8_bom_and_utf16_decode(tmp_path):
+def test_utf8_bom_utf16_and_legacy_decode(tmp_path):
     (tmp_path / "bom.txt").write_bytes("\ufeffHello there.".encode("utf-8"))
     (tmp_path / "wide.txt").write_bytes("Hello wide world.".encode("utf-16"))
+    (tmp_path / "legacy.txt").write_bytes("A £15.8m fee for the café’s owner.".encode("cp1252"))
     assert load(tmp_path / "bom.txt") == "Hello there."
     assert load(tmp_path / "wide.txt") == "Hello wide world."
+    assert load(tmp_path / "legacy.txt") == "A £15.8m fee for the café’s owner."
 
 
 def test_html_keeps_visible_text_only(tmp_path):
