@@ -37,7 +37,6 @@ class ChunkStore:
     def __init__(self, collection: str, persist_dir: Path | None = None, url: str | None = None):
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.location = url or str(persist_dir)
@@ -51,16 +50,20 @@ class ChunkStore:
             else:
                 persist_dir.mkdir(parents=True, exist_ok=True)
                 client = chromadb.PersistentClient(path=str(persist_dir), settings=chroma_settings)
-            # embedding_function=None: vectors always come from our embedder; Chroma's default
-            # function would try to download a model.
-            self._collection = client.get_or_create_collection(
-                collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+            self._client, self._name = client, collection
+            self._open_collection()
         except Exception as exc:
             hint = ("is the server running? start one with `chroma run --path DIR --port PORT`"
                     if url else "is another program holding it, or the folder unwritable?")
             raise StoreUnavailable(f"cannot open the Chroma store at {self.location}: {exc} ({hint})") from exc
-        self._client = client
-        self._name = collection
+
+    def _open_collection(self) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        # embedding_function=None: vectors always come from our embedder; Chroma's default
+        # function would try to download a model.
+        self._collection = self._client.get_or_create_collection(
+            self._name, embedding_function=None, metadata={"hnsw:space": "cosine"})
         self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
 
     def add_versions(self, versions: list[tuple[DocumentRow, list[Chunk], list[np.ndarray]]]) -> None:
@@ -126,6 +129,4 @@ class ChunkStore:
     def reset(self) -> None:
         """Drop every chunk (for --rebuild)."""
         self._client.delete_collection(self._name)
-        self._collection = self._client.get_or_create_collection(
-            self._name, embedding_function=None, metadata={"hnsw:space": "cosine"})
-        self.vector_store = type(self.vector_store)(chroma_collection=self._collection)
+        self._open_collection()
