@@ -116,6 +116,8 @@ def remove_command(services: Services, path) -> None:
 def ask_command(services: Services, question, as_json, top_k, history_file) -> None:
     """Answer QUESTION from the indexed documents, citing verbatim quotes."""
     history = load_history(history_file) if history_file else []
+    _warn_if_empty(services)
+    services.embedder.model  # load before the clock starts: timings are per question, not per process
     answer = services.answerer.ask(question, history, top_k=top_k)
     click.echo(answer.model_dump_json(indent=2) if as_json else format_answer(answer))
 
@@ -126,8 +128,7 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
 @_user_errors
 def chat_command(services: Services, top_k) -> None:
     """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
-    if not services.indexer.documents():
-        click.echo("The index is empty: run `assistant index PATH` first.", err=True)
+    _warn_if_empty(services)
     click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
     history: list[Message] = []
     while True:
@@ -147,6 +148,11 @@ def chat_command(services: Services, top_k) -> None:
         answer = services.answerer.ask(question, history, top_k=top_k)
         click.echo(format_answer(answer))
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
+
+
+def _warn_if_empty(services: Services) -> None:
+    if not services.indexer.documents():
+        click.echo("The index is empty: run `assistant index PATH` first.", err=True)
 
 
 def format_answer(answer: Answer) -> str:

@@ -135,3 +135,16 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
 def test_bad_setting_is_a_clear_error(tmp_path):
     result = run(tmp_path / "home", "docs", env={"ASSISTANT_TOP_K": "zero"})
     assert result.returncode == 1 and "top_k" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_index_says_so_and_abstains(tmp_path):
+    result = run(tmp_path / "home", "ask", "Anything?", "--json")
+    assert result.returncode == 0 and "The index is empty" in result.stderr
+    assert json.loads(result.stdout)["abstained"] is True
+
+
+def test_missing_embedder_folder_is_a_clear_error(tmp_path):
+    corpus = build_good_corpus(tmp_path / "docs")
+    result = run(tmp_path / "home", "index", str(corpus), env={"ASSISTANT_EMBEDDER_PATH": str(tmp_path / "nope")})
+    assert result.returncode == 1 and "is not a sentence-transformers model folder" in result.stderr
+    assert "Traceback" not in result.stderr
