@@ -22,12 +22,12 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n(?![ \t]*[a-z,;:])")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Spans of the sentences in text[start:end], white space trimmed, in order."""
-    end = len(text) if end is None else end
+def sentence_spans(text: str) -> list[Span]:
+    """Spans of the sentences in text, white space and leading markup trimmed, in order."""
+    end = len(text)
     spans: list[Span] = []
-    begin = start
-    for match in _BOUNDARY.finditer(text, start, end):
+    begin = 0
+    for match in _BOUNDARY.finditer(text):
         if not match.group().startswith("\n") and (
                 _is_abbreviation(text, begin, match.start()) or _continues_lowercase(text, match.end(), end)):
             continue
