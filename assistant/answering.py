@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from assistant.conversation import standalone_question
-from assistant.evidence import rank_evidence
+from assistant.evidence import Evidence, rank_evidence
 from assistant.records import Answer, Citation, Message
 from index.embedder import Embedder
 from index.records import StoredChunk
@@ -62,7 +62,7 @@ class ExtractiveAnswerer:
         if evidence:
             answer.evidence_score = evidence[0].score
         if evidence and evidence[0].score >= self.abstain_below:
-            chosen = [e for e in evidence if e.score >= evidence[0].score - _QUOTE_MARGIN][: self.max_quotes]
+            chosen = _distinct_quotes(evidence, evidence[0].score - _QUOTE_MARGIN, self.max_quotes)
             answer.citations = [Citation(n=n, source=e.chunk.source, quote=e.text, start=e.start, end=e.end,
                                          score=e.score) for n, e in enumerate(chosen, start=1)]
             answer.answer = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
@@ -71,3 +71,13 @@ class ExtractiveAnswerer:
         answer.timings = {"retrieve_s": round(retrieved - started, 4), "answer_s": round(finished - retrieved, 4),
                           "total_s": round(finished - started, 4)}
         return answer
+
+
+def _distinct_quotes(evidence: list[Evidence], floor: float, limit: int) -> list[Evidence]:
+    """The best evidence above floor, each sentence once: a wire story filed twice is one quote, not two."""
+    chosen: dict[str, Evidence] = {}
+    for item in evidence:
+        if item.score < floor or len(chosen) == limit:
+            break
+        chosen.setdefault(" ".join(item.text.split()), item)
+    return list(chosen.values())

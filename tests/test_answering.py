@@ -92,3 +92,17 @@ def test_empty_index_abstains(make_services):
 def test_empty_question_is_refused(indexed):
     with pytest.raises(ValueError, match="empty"):
         indexed[0].answerer.ask("   ")
+
+
+def test_the_same_sentence_in_two_documents_is_quoted_once(make_services, tmp_path):
+    folder = tmp_path / "wire"
+    folder.mkdir()
+    story = "The Veltria ferry strike ended on Tuesday after nine days. Unions won a 4% pay rise.\n"
+    (folder / "first.txt").write_text(story)
+    (folder / "second.txt").write_text("Updated edition.\n" + story)
+    services = make_services()
+    services.indexer.sync([str(folder)], progress=False)
+    answer = services.answerer.ask("When did the Veltria ferry strike end?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0] == "The Veltria ferry strike ended on Tuesday after nine days."
+    assert len(quotes) == len(set(quotes))
