@@ -145,3 +145,13 @@ def test_same_file_under_another_spelling_is_re_pointed_not_lost(make_services, 
     assert len(report.updated) == 5 and report.chunks_embedded == 0
     assert_store_matches_manifest(services)
     assert {d.source for d in services.indexer.documents()} == {str(p) for p in good_corpus.iterdir()}
+
+
+def test_wait_queues_behind_the_running_writer(make_services, good_corpus):
+    import threading
+
+    services = make_services()
+    holder = WriterLock(services.indexer.lock_path).__enter__()
+    threading.Timer(1.0, holder.__exit__).start()
+    report = services.indexer.sync([str(good_corpus)], wait_seconds=30, progress=False)
+    assert names(report.added) == GOOD
