@@ -92,6 +92,8 @@ class Manifest:
 
     def forget(self, version_ids: list[str]) -> None:
         """Step 5: these versions' chunks are gone from the store."""
+        if not version_ids:
+            return
         with self._transaction():
             self._db.executemany("DELETE FROM journal WHERE version_id = ?", [(v,) for v in version_ids])
             self._db.execute("DELETE FROM texts WHERE sha256 NOT IN (SELECT sha256 FROM documents)")

@@ -1,8 +1,8 @@
 """Incremental, crash-safe sync of the index with folders and files on disk.
 
 A run hashes every file it finds (sha256 of the bytes). Unchanged files are skipped; new and changed
-files are extracted, chunked and embedded, reusing stored vectors for any chunk text the index already
-holds (so a renamed or copied file costs no embedding at all); files that disappeared from the given
+files are extracted, chunked and embedded, reusing vectors for any chunk text the index already holds or
+this run already embedded (so a renamed or copied file costs no embedding at all); files that disappeared from the given
 folders are removed. See manifest.py for the write protocol that survives SIGKILL at any point.
 """
 
@@ -147,6 +147,7 @@ class Indexer:
         """Index new and changed files; return the paths that stay live and the rows of new documents."""
         kept: set[str] = set()
         added: list[DocumentRow] = []
+        run_vectors: dict[str, object] = {}  # text_key -> vector embedded earlier in this run
         by_sha: dict[str, list[DocumentRow]] = {}
         for row in live.values():
             by_sha.setdefault(row.sha256, []).append(row)
@@ -168,10 +169,10 @@ class Indexer:
                     item.vectors = self.store.vectors_by_text(reuse_from)
                     pending.append(item)
                     if sum(len(p.chunks) for p in pending) >= self.embed_batch:
-                        added += self._flush(pending, live, report)
+                        added += self._flush(pending, live, report, run_vectors)
                         pending = []
                         bar.set_postfix(chunks=report.chunks_written)
-            added += self._flush(pending, live, report)
+            added += self._flush(pending, live, report, run_vectors)
         finally:
             bar.close()
         return kept, added
@@ -195,17 +196,18 @@ class Indexer:
                 reason = f"unexpected error: {type(exc).__name__}: {exc}"
                 yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=reason))
 
-    def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow],
-               report: IndexReport) -> list[DocumentRow]:
-        """Embed what the store lacks, then write each document by the journal protocol."""
+    def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow], report: IndexReport,
+               run_vectors: dict[str, object]) -> list[DocumentRow]:
+        """Embed what neither the store nor this run has embedded, then write by the journal protocol."""
         added = []
         missing = list({chunk.text: None for p in pending for chunk in p.chunks
-                        if text_key(chunk.text) not in p.vectors})
-        vectors = dict(zip(map(text_key, missing), self.embedder.embed(missing)))
+                        if text_key(chunk.text) not in p.vectors and text_key(chunk.text) not in run_vectors})
+        run_vectors.update(zip(map(text_key, missing), self.embedder.embed(missing)))
         report.chunks_embedded += len(missing)
         batch = []
         for item in pending:
-            item.vectors.update(vectors)
+            item.vectors.update((text_key(c.text), run_vectors[text_key(c.text)]) for c in item.chunks
+                                if text_key(c.text) not in item.vectors)
             row = DocumentRow(path=item.found.path, source=item.found.source, sha256=item.sha256,
                               version_id=version_id(item.found.path, item.found.source, item.sha256), chunks=len(item.chunks),
                               indexed_at=now_iso())

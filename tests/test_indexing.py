@@ -155,3 +155,14 @@ def test_wait_queues_behind_the_running_writer(make_services, good_corpus):
     threading.Timer(1.0, holder.__exit__).start()
     report = services.indexer.sync([str(good_corpus)], wait_seconds=30, progress=False)
     assert names(report.added) == GOOD
+
+
+def test_duplicate_files_in_one_run_are_embedded_once(make_services, good_corpus):
+    for copy in range(3):
+        shutil.copy(good_corpus / "harbor.txt", good_corpus / f"harbor-{copy}.txt")
+    services = make_services(embed_batch=1)  # every document in its own batch: reuse must span batches
+    report = services.indexer.sync([str(good_corpus)], progress=False)
+    assert len(report.added) == 8
+    harbor_chunks = next(d.chunks for d in services.indexer.documents() if d.source.endswith("/harbor.txt"))
+    assert report.chunks_embedded == report.chunks_written - 3 * harbor_chunks
+    assert_store_matches_manifest(services)
