@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,23 +39,34 @@ class Evidence:
         return self.chunk.text[self.start - self.chunk.start:self.end - self.chunk.start]
 
 
-def rank_evidence(question: str, query_vector: np.ndarray, chunks: list[StoredChunk],
-                  embedder: Embedder) -> list[Evidence]:
-    """All informative sentences of the chunks, best first."""
+def candidate_sentences(chunks: list[StoredChunk]) -> list[Evidence]:
+    """The informative sentences of the chunks, once each, unscored."""
     spans: dict[tuple[str, int, int], StoredChunk] = {}
     for chunk in chunks:
         for span in sentence_spans(chunk.text):
             # Overlapping chunks hold the same sentence; keep it once, with its best chunk.
             spans.setdefault((chunk.path, chunk.start + span.start, chunk.start + span.end), chunk)
-    entries = [(chunk, start, end) for (_, start, end), chunk in spans.items()]
-    informative = [e for e in entries if len(_text(*e).split()) >= MIN_SENTENCE_WORDS]
-    entries = informative or entries
+    entries = [Evidence(chunk, start, end, 0.0) for (_, start, end), chunk in spans.items()]
+    informative = [e for e in entries if len(e.text.split()) >= MIN_SENTENCE_WORDS]
+    return informative or entries
+
+
+def evidence_signals(question: str, query_vector: np.ndarray,
+                     entries: list[Evidence], embedder: Embedder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sentence cosine, chunk cosine, keyword coverage) of each candidate."""
+    texts = [e.text for e in entries]
+    return (embedder.embed(texts) @ query_vector, np.array([e.chunk.score for e in entries]),
+            keyword_coverage(question, texts))
+
+
+def rank_evidence(question: str, query_vector: np.ndarray, chunks: list[StoredChunk],
+                  embedder: Embedder) -> list[Evidence]:
+    """All informative sentences of the chunks, best first."""
+    entries = candidate_sentences(chunks)
     if not entries:
         return []
-    texts = [_text(*e) for e in entries]
-    scores = (SENTENCE_WEIGHT * (embedder.embed(texts) @ query_vector)
-              + CHUNK_WEIGHT * np.array([chunk.score for chunk, _, _ in entries]))
-    coverage = keyword_coverage(question, texts)
+    sentence, chunk, coverage = evidence_signals(question, query_vector, entries, embedder)
+    scores = SENTENCE_WEIGHT * sentence + CHUNK_WEIGHT * chunk
     if coverage.any():
         scores = scores + KEYWORD_WEIGHT * coverage
     else:
@@ -63,11 +74,7 @@ def rank_evidence(question: str, query_vector: np.ndarray, chunks: list[StoredCh
         # metres"): keywords say nothing, so meaning alone decides, on the same scale.
         scores = scores / (SENTENCE_WEIGHT + CHUNK_WEIGHT)
     ranked = sorted(zip(scores, entries), key=lambda pair: -pair[0])
-    return [Evidence(chunk, start, end, round(float(score), 4)) for score, (chunk, start, end) in ranked]
-
-
-def _text(chunk: StoredChunk, start: int, end: int) -> str:
-    return chunk.text[start - chunk.start:end - chunk.start]
+    return [replace(e, score=round(float(score), 4)) for score, e in ranked]
 
 
 def keyword_coverage(question: str, texts: list[str]) -> np.ndarray:

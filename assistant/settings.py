@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
     top_k: int = Field(5, ge=1, le=50, description="chunks retrieved per question")
     max_quotes: int = Field(3, ge=1, le=10, description="quoted sentences in an extractive answer")
-    abstain_below: float = Field(0.44, description="top retrieval score under which the answer is 'not in "
-                                                    "the documents' (calibrated, see README)")
+    abstain_below: float = Field(0.44, description="evidence score (best quote) under which the answer is "
+                                                    "'not in the documents' (calibrated, see README)")
 
     @property
     def store_key(self) -> str:

@@ -25,20 +25,13 @@ sys.path.insert(0, str(REPO))
 from assistant import evidence  # noqa: E402
 from assistant.services import Services  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
-from index.chunking import sentence_spans  # noqa: E402
 
 
 def signals(services: Services, question: str, answers: list[str]) -> tuple[np.ndarray, ...]:
     query_vector, chunks = services.answerer.retriever.retrieve(question, 5)
-    sentences: dict[tuple[str, int], tuple[float, str]] = {}
-    for chunk in chunks:
-        for span in sentence_spans(chunk.text):
-            sentences.setdefault((chunk.path, chunk.start + span.start), (chunk.score, chunk.text[span.start:span.end]))
-    kept = [s for s in sentences.values() if len(s[1].split()) >= evidence.MIN_SENTENCE_WORDS] or list(sentences.values())
-    texts = [text for _, text in kept]
-    return (services.embedder.embed(texts) @ query_vector, np.array([score for score, _ in kept]),
-            evidence.keyword_coverage(question, texts),
-            np.array([any(a.lower() in t.lower() for a in answers) for t in texts]))
+    entries = evidence.candidate_sentences(chunks)
+    holds = np.array([any(a.lower() in e.text.lower() for a in answers) for e in entries])
+    return (*evidence.evidence_signals(question, query_vector, entries, services.embedder), holds)
 
 
 def main() -> None:
