@@ -1,83 +1,136 @@
-"""Extractive answers: the retrieved sentences that best answer the question, each quoted and cited.
+"""Answering: retrieve, decide whether the documents can answer, then quote them or let a model write.
 
-Quotes are evidence sentences (assistant/evidence.py): exact spans of the stored chunk text, which is
-itself an exact slice of the document's extracted text, so `quote == text[start:end]` holds by
-construction.
+One pipeline for every backend, as a stream of events: the sources as soon as retrieval is done, the
+model's text as it comes, then the checked answer. Without a model (`llm = none`) the answer is the best
+evidence sentences themselves. With one, the model sees a few numbered passages and its reply goes
+through the citation checker (assistant/citations.py); the quotes are always chosen from the source by
+the system, never written by the model.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Iterator, Protocol
 
 import numpy as np
 
-from assistant.conversation import standalone_question
-from assistant.evidence import Evidence, rank_evidence
-from assistant.records import Answer, Citation, Message
+from assistant.citations import check_answer
+from assistant.conversation import rewrite_question
+from assistant.evidence import rank_evidence
+from assistant.llm import ChatModel
+from assistant.passages import Passage, build_passages
+from assistant.records import (Answer, AnswerEvent, Citation, Message, SourcesEvent, StreamEvent, TokenEvent)
 from index.embedder import Embedder
 from index.records import StoredChunk
-from index.store import ChunkStore
 
 NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this question."
-# Quotes after the best one must score within this margin of it, or they add noise, not support.
+# Extractive answers: quotes after the best one must score within this margin of it.
 _QUOTE_MARGIN = 0.1
+SYSTEM_PROMPT = (
+    "You answer questions about documents, using only the numbered passages the user gives you. "
+    "Answer in one to three short sentences. End every sentence with the number of the passage it comes "
+    "from, like [1]. If the passages do not answer the question, write: The documents do not say.")
 
 
-class Retriever:
-    def __init__(self, store: ChunkStore, embedder: Embedder):
-        self.store = store
-        self.embedder = embedder
-
-    def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]:
-        query_vector = self.embedder.embed_one(query)
-        return query_vector, self.store.search(query_vector, top_k)
+class Retriever(Protocol):
+    def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]: ...
 
 
-class ExtractiveAnswerer:
-    def __init__(self, retriever: Retriever, embedder: Embedder, top_k: int, max_quotes: int,
-                 abstain_below: float):
+class Answerer:
+    def __init__(self, retriever: Retriever, embedder: Embedder, chat_model: ChatModel | None, top_k: int,
+                 passages: int, max_quotes: int, abstain_below: float, max_answer_tokens: int):
         self.retriever = retriever
         self.embedder = embedder
+        self.chat_model = chat_model
         self.top_k = top_k
+        self.passages = passages
         self.max_quotes = max_quotes
         self.abstain_below = abstain_below
+        self.max_answer_tokens = max_answer_tokens
 
     def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Answer:
-        started = time.perf_counter()
+        for event in self.stream(question, history, top_k):
+            if isinstance(event, AnswerEvent):
+                return event.answer
+        raise AssertionError("the answer stream ended without an answer")
+
+    def stream(self, question: str, history: list[Message] | None = None,
+               top_k: int | None = None) -> Iterator[StreamEvent]:
+        clock = _Clock()
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        rewritten = standalone_question(question, history or [])
-        query = rewritten or question
-        query_vector, chunks = self.retriever.retrieve(query, top_k or self.top_k)
-        retrieved = time.perf_counter()
+        rewritten = rewrite_question(question, history or [], self.chat_model)
+        if history:
+            clock.mark("rewrite_s")
+        query_vector, chunks = self.retriever.retrieve(rewritten or question, top_k or self.top_k)
         if rewritten:
             # Retrieval needs the context; the quote must answer what was asked now, so rank
             # sentences against both.
             query_vector = query_vector + self.embedder.embed_one(question)
             query_vector /= np.linalg.norm(query_vector)
-        answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten)
         # Keywords come from what is asked now; the rewrite already steered retrieval to the right place.
         evidence = rank_evidence(question, query_vector, chunks, self.embedder)
-        if evidence:
-            answer.evidence_score = evidence[0].score
-        if evidence and evidence[0].score >= self.abstain_below:
-            chosen = _distinct_quotes(evidence, evidence[0].score - _QUOTE_MARGIN, self.max_quotes)
-            answer.citations = [Citation(n=n, source=e.chunk.source, quote=e.text, start=e.start, end=e.end,
-                                         score=e.score) for n, e in enumerate(chosen, start=1)]
+        answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten,
+                        evidence_score=evidence[0].score if evidence else None,
+                        writer=self.chat_model.description if self.chat_model else "extractive")
+        if not evidence or evidence[0].score < self.abstain_below:
+            # Nothing retrieved answers: say so without spending seconds on the model.
+            clock.mark("sources_s")
+            yield SourcesEvent(citations=[], standalone_question=rewritten)
+            yield AnswerEvent(answer=clock.stamp(answer))
+            return
+        passages = build_passages(evidence, self.passages if self.chat_model else self.max_quotes)
+        if self.chat_model is None:
+            passages = [p for p in passages if p.score >= passages[0].score - _QUOTE_MARGIN]
+        clock.mark("sources_s")
+        yield SourcesEvent(citations=[_evidence_citation(p) for p in passages], standalone_question=rewritten)
+        if self.chat_model is None:
+            answer.citations = [_evidence_citation(p) for p in passages]
             answer.answer = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
             answer.abstained = False
-        finished = time.perf_counter()
-        answer.timings = {"retrieve_s": round(retrieved - started, 4), "answer_s": round(finished - retrieved, 4),
-                          "total_s": round(finished - started, 4)}
+            yield TokenEvent(text=answer.answer)
+            yield AnswerEvent(answer=clock.stamp(answer))
+            return
+        pieces = []
+        for piece in self.chat_model.stream(answer_prompt(question, passages), self.max_answer_tokens):
+            if not pieces:
+                clock.mark("first_token_s")
+            pieces.append(piece)
+            yield TokenEvent(text=piece)
+        clock.mark("generate_s")
+        checked = check_answer("".join(pieces), passages, self.embedder)
+        answer.abstained = checked.abstained
+        answer.answer = NOT_IN_DOCUMENTS if checked.abstained else checked.text
+        answer.citations, answer.sentences = checked.citations, checked.sentences
+        clock.mark("check_s")
+        yield AnswerEvent(answer=clock.stamp(answer))
+
+
+def answer_prompt(question: str, passages: list[Passage]) -> list[dict]:
+    """The system prompt never changes, so llama.cpp reuses its cached state; passages come next."""
+    numbered = "\n".join(f"[{p.n}] {' '.join(p.text.split())}" for p in passages)
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"}]
+
+
+def _evidence_citation(passage: Passage) -> Citation:
+    """The passage's evidence sentence as a quote: what retrieval found, before anything is written."""
+    start, end = passage.sentences[-1]  # windows are (context sentence, evidence sentence)
+    return Citation(n=passage.n, source=passage.source, quote=passage.slice(start, end), start=start, end=end,
+                    score=passage.score)
+
+
+class _Clock:
+    """Seconds since the question arrived, at each milestone (sources known, first token, ...)."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.timings[name] = round(time.perf_counter() - self.started, 4)
+
+    def stamp(self, answer: Answer) -> Answer:
+        answer.timings = {**self.timings, "total_s": round(time.perf_counter() - self.started, 4)}
         return answer
-
-
-def _distinct_quotes(evidence: list[Evidence], floor: float, limit: int) -> list[Evidence]:
-    """The best evidence above floor, each sentence once: a wire story filed twice is one quote, not two."""
-    chosen: dict[str, Evidence] = {}
-    for item in evidence:
-        if item.score < floor or len(chosen) == limit:
-            break
-        chosen.setdefault(" ".join(item.text.split()), item)
-    return list(chosen.values())

@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from typing import Iterator
 
 import click
 
 from assistant.conversation import HistoryError, load_history
-from assistant.records import Answer, Message
+from assistant.llm import LLMError
+from assistant.models import ModelError
+from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, StreamEvent, TokenEvent
 from assistant.services import Services
 from assistant.settings import SettingsError, load_settings
 from index.lock import IndexBusy
 from index.store import StoreUnavailable
 
 EXIT_SKIPPED = 3  # indexing finished, but some files were skipped (see the report)
-_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, FileNotFoundError, ValueError)
+_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, LLMError, ModelError, FileNotFoundError,
+                ValueError)
 
 
 def _user_errors(command):
@@ -41,11 +45,18 @@ def _user_errors(command):
               help="TOML settings file (default ./assistant.toml if present). Env: ASSISTANT_CONFIG.")
 @click.option("--chroma-url", help="Use a Chroma server, e.g. http://localhost:8000. Env: ASSISTANT_CHROMA_URL.")
 @click.option("--collection", help="Chroma collection name. Env: ASSISTANT_COLLECTION.")
+@click.option("--llm", type=click.Choice(["local", "openai", "transformers", "none"]),
+              help="Who writes answers (default local). Env: ASSISTANT_LLM.")
+@click.option("--no-llm", is_flag=True, help="Answer with extractive quotes only (same as --llm none).")
+@click.option("--model", help="local: default | small | PATH.gguf; transformers: a model folder. Env: ASSISTANT_MODEL.")
+@click.option("--llm-url", help="openai: the server's base URL, e.g. http://localhost:8080/v1. Env: ASSISTANT_LLM_URL.")
+@click.option("--llm-model", help="openai: the model name to request. Env: ASSISTANT_LLM_MODEL.")
 @click.pass_context
-def cli(ctx: click.Context, home, config_file, chroma_url, collection) -> None:
+def cli(ctx: click.Context, home, config_file, chroma_url, collection, llm, no_llm, model, llm_url, llm_model) -> None:
     """Answer questions over your documents with verbatim, checkable quotes."""
     try:
-        settings = load_settings(config_file, home=home, chroma_url=chroma_url, collection=collection)
+        settings = load_settings(config_file, home=home, chroma_url=chroma_url, collection=collection,
+                                 llm="none" if no_llm else llm, model=model, llm_url=llm_url, llm_model=llm_model)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     ctx.obj = Services(settings)
@@ -118,8 +129,11 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
     services.embedder.model  # load before the clock starts: timings are per question, not per process
-    answer = services.answerer.ask(question, history, top_k=top_k)
-    click.echo(answer.model_dump_json(indent=2) if as_json else format_answer(answer))
+    services.answerer
+    if as_json:
+        click.echo(services.answerer.ask(question, history, top_k=top_k).model_dump_json(indent=2))
+    else:
+        echo_stream(services.answerer.stream(question, history, top_k=top_k))
 
 
 @cli.command("chat")
@@ -129,6 +143,7 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
 def chat_command(services: Services, top_k) -> None:
     """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
     _warn_if_empty(services)
+    services.answerer  # load the model before the first question, not during it
     click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
     history: list[Message] = []
     while True:
@@ -145,8 +160,7 @@ def chat_command(services: Services, top_k) -> None:
             continue
         if not question:
             continue
-        answer = services.answerer.ask(question, history, top_k=top_k)
-        click.echo(format_answer(answer))
+        answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
 
 
@@ -155,12 +169,35 @@ def _warn_if_empty(services: Services) -> None:
         click.echo("The index is empty: run `assistant index PATH` first.", err=True)
 
 
-def format_answer(answer: Answer) -> str:
-    lines = [answer.answer]
-    if answer.citations:
-        lines.append("")
-        lines += [f"[{c.n}] {c.source} (chars {c.start}-{c.end}): “{c.quote}”" for c in answer.citations]
-    return "\n".join(lines)
+def echo_stream(events: Iterator[StreamEvent]) -> Answer:
+    """Print sources as soon as they are known, the answer as it is written, then the checked result."""
+    written = []
+    for event in events:
+        if isinstance(event, SourcesEvent):
+            if event.standalone_question:
+                click.secho(f"(searching for: {event.standalone_question})", dim=True)
+            if event.citations:
+                click.secho("sources: " + "  ".join(f"[{c.n}] {c.source}" for c in event.citations), dim=True)
+        elif isinstance(event, TokenEvent):
+            written.append(event.text)
+            click.echo(event.text, nl=False)
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
+            if written:
+                click.echo()
+            if written and answer.abstained and answer.sentences:
+                click.secho("(withdrawn: no passage supports what the model wrote)", dim=True)
+            if not written or answer.abstained or answer.answer != "".join(written).strip():
+                click.echo(("checked: " if written and not answer.abstained else "") + answer.answer)
+            click.echo(format_citations(answer))
+            return answer
+    raise AssertionError("the answer stream ended without an answer")
+
+
+def format_citations(answer: Answer) -> str:
+    lines = [f"[{c.n}] {c.source} (chars {c.start}-{c.end}): “{c.quote}”" for c in answer.citations]
+    lines += [f"⚠ not supported by the documents: “{text}”" for text in answer.unsupported]
+    return "\n".join([""] + lines if lines else [])
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from assistant.llm import ChatModel
 from assistant.records import Message
 
 # Words that point back into the conversation instead of naming their subject.
@@ -35,6 +36,48 @@ def load_history(path: str | Path) -> list[Message]:
     except ValidationError:
         raise HistoryError(f"history file {path} must hold a JSON list of "
                            '{"role": "user"|"assistant", "content": "..."} objects') from None
+
+
+REWRITE_PROMPT = (
+    "Rewrite the user's last question so that it can be understood without the conversation: replace "
+    "pronouns and vague references with the names and things they refer to. Keep it short. Reply with the "
+    "rewritten question only.")
+# What the model sees of the conversation: recent turns, answers shortened (they are long and cited).
+_TURNS = 3
+_ANSWER_WORDS = 40
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def rewrite_question(question: str, history: list[Message], chat_model: ChatModel | None) -> str | None:
+    """The question as it would be asked without the conversation, or None if there is no conversation.
+
+    With a model, the model rewrites it (it resolves "it", "the company", "and profits?"); its reply is
+    used only if it looks like one question, else the rule below serves.
+    """
+    if not any(m.role == "user" and m.content.strip() for m in history):
+        return None
+    if chat_model is not None:
+        reply = "".join(chat_model.stream(_rewrite_messages(question, history), max_tokens=64))
+        candidate = reply.strip().splitlines()[0].strip().strip('"“”') if reply.strip() else ""
+        if candidate.lower().startswith(("rewritten question:", "question:")):
+            candidate = candidate.split(":", 1)[1].strip()
+        if 2 <= len(candidate.split()) <= 3 * len(question.split()) + 20:
+            return candidate if candidate != question else None
+    return standalone_question(question, history)
+
+
+def _rewrite_messages(question: str, history: list[Message]) -> list[dict]:
+    lines = []
+    for message in history[-2 * _TURNS:]:
+        text = " ".join(_MARKERS.sub("", message.content).split())
+        if message.role != "user":
+            words = text.split()
+            text = " ".join(words[:_ANSWER_WORDS]) + (" ..." if len(words) > _ANSWER_WORDS else "")
+        lines.append(f"{'User' if message.role == 'user' else 'Assistant'}: {text}")
+    conversation = "\n".join(lines)
+    return [{"role": "system", "content": REWRITE_PROMPT},
+            {"role": "user", "content": f"Conversation:\n{conversation}\n\nLast question: {question}\n\n"
+                                        "Rewritten question:"}]
 
 
 def standalone_question(question: str, history: list[Message]) -> str | None:

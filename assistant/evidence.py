@@ -79,16 +79,16 @@ def rank_evidence(question: str, query_vector: np.ndarray, chunks: list[StoredCh
 
 def keyword_coverage(question: str, texts: list[str]) -> np.ndarray:
     """IDF-weighted share of the question's content words found in each text (0 when it has none)."""
-    terms = set(_stems(question))
+    terms = set(stems(question))
     if not terms:
         return np.zeros(len(texts))
-    text_terms = [set(_stems(text)) for text in texts]
+    text_terms = [set(stems(text)) for text in texts]
     idf = {t: math.log(1 + (len(texts) + 1) / (1 + sum(t in tt for tt in text_terms))) for t in terms}
     total = sum(idf.values())
     return np.array([sum(idf[t] for t in terms & tt) / total for tt in text_terms])
 
 
-def _stems(text: str) -> list[str]:
+def stems(text: str) -> list[str]:
     """Lower-cased content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'."""
     from llama_index.core.utils import globals_helper  # NLTK's English stop words, shipped offline
 

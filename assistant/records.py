@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
 class Citation(BaseModel):
-    n: int = Field(description="the [n] marker in the answer")
+    n: int = Field(description="the [n] marker in the answer (the passage's number)")
     source: str = Field(description="the document's path as given when indexed")
     quote: str = Field(description="exactly text[start:end] of the document's extracted text")
     start: int
     end: int
-    score: float
+    score: float = Field(description="how well the quote supports what cites it (evidence score before the "
+                                     "answer is written)")
+
+
+class AnswerSentence(BaseModel):
+    text: str = Field(description="the sentence as shown in the answer, markers included")
+    citations: list[int] = Field(description="the [n] it cites after checking")
+    supported: bool = Field(description="false: no passage supports it (shown flagged, never silently)")
 
 
 class Answer(BaseModel):
@@ -19,10 +28,17 @@ class Answer(BaseModel):
     answer: str
     abstained: bool
     citations: list[Citation] = []
+    sentences: list[AnswerSentence] = Field([], description="the answer's factual sentences with the checker's "
+                                                            "verdict; empty for extractive answers")
+    writer: str = Field("extractive", description="what wrote the answer: 'extractive' or the model")
     evidence_score: float | None = Field(None, description="score of the best quote; under the abstention "
                                                                "threshold the answer abstains")
     standalone_question: str | None = Field(None, description="the follow-up rewritten for retrieval")
     timings: dict[str, float] = {}
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [s.text for s in self.sentences if not s.supported]
 
 
 class Message(BaseModel):
@@ -30,3 +46,26 @@ class Message(BaseModel):
 
     role: str
     content: str
+
+
+class SourcesEvent(BaseModel):
+    """Retrieval is done: the numbered passages the answer may cite (before the answer is written)."""
+
+    kind: Literal["sources"] = "sources"
+    citations: list[Citation]
+    standalone_question: str | None = None
+
+
+class TokenEvent(BaseModel):
+    kind: Literal["token"] = "token"
+    text: str
+
+
+class AnswerEvent(BaseModel):
+    """The checked answer: markers validated, quotes chosen, unsupported sentences flagged."""
+
+    kind: Literal["answer"] = "answer"
+    answer: Answer
+
+
+StreamEvent = SourcesEvent | TokenEvent | AnswerEvent

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 DEFAULT_CONFIG_FILE = "assistant.toml"
@@ -30,10 +31,30 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(32, ge=0, description="word pieces repeated between chunks")
     embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
+    retrieval: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid = BM25 and dense fused (see README, SciFact nDCG@10)")
     top_k: int = Field(5, ge=1, le=50, description="chunks retrieved per question")
     max_quotes: int = Field(3, ge=1, le=10, description="quoted sentences in an extractive answer")
+    llm: Literal["local", "openai", "transformers", "none"] = Field(
+        "local", description="who writes answers: llama.cpp in-process, an OpenAI-compatible server, a Hugging "
+                             "Face folder, or none (extractive quotes only)")
+    model: str = Field("default", description="local: 'default' (1.5B), 'small' (0.5B) or a .gguf path; "
+                                              "transformers: a model folder")
+    llm_url: str | None = Field(None, description="openai: base URL, e.g. http://localhost:8080/v1")
+    llm_model: str = Field("default", description="openai: the model name the server knows")
+    llm_api_key: SecretStr | None = Field(None, description="openai: API key (env ASSISTANT_LLM_API_KEY, "
+                                                            "else OPENAI_API_KEY)")
+    llm_context: int = Field(4096, ge=512, description="local: context window in tokens")
+    llm_threads: int | None = Field(None, ge=1, description="local: CPU threads (unset = all cores)")
+    max_answer_tokens: int = Field(256, ge=16, description="longest answer the model may write")
+    passages: int = Field(4, ge=1, le=10, description="numbered passages given to the model")
     abstain_below: float = Field(0.44, description="evidence score (best quote) under which the answer is "
                                                     "'not in the documents' (calibrated, see README)")
+
+    def api_key(self) -> str | None:
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
 
     @property
     def store_key(self) -> str:

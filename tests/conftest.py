@@ -13,6 +13,9 @@ from assistant.settings import load_settings
 from index.embedder import Embedder
 
 quiet_offline_environment()
+# Extractive answers unless a test asks for a model: the few model-backed tests say so explicitly
+# (settings passed as arguments beat the environment), and everything else stays fast.
+os.environ.setdefault("ASSISTANT_LLM", "none")
 
 # One distinct fact per document, so every answer and quote can be checked exactly.
 HARBOR_TXT = (

@@ -1,0 +1,177 @@
+"""The citation checker: what a model wrote is checked against the passages, never trusted.
+
+For every sentence of the model's answer:
+- markers that point to no passage are dropped;
+- each cited passage must support the sentence (meaning and words, and every number in the sentence
+  must occur in the passage); a citation to a passage that does not support it moves to the passage
+  that does, if any;
+- a sentence with no citation gets one when a passage supports it;
+- a sentence no passage supports is flagged unsupported.
+Quotes are chosen here, from the source: for each cited passage, the sentence(s) that best support the
+answer sentences citing it, as exact offsets into the document. If the model says the documents do
+not answer, or nothing it wrote is supported, the answer abstains. A reply that is only markers ("[1]")
+becomes the best evidence sentence of the passage it points to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.evidence import stems
+from assistant.passages import Passage
+from assistant.records import AnswerSentence, Citation
+from index.chunking import sentence_spans
+from index.embedder import Embedder
+
+# A claim is supported by a source sentence when 0.5 * cosine + 0.5 * share of the claim's content
+# words found in it reaches this (calibrated on crafted claims, see tests/test_citations.py).
+SUPPORT_MIN = 0.5
+_MARKER = re.compile(r"\s*\[(?:(?:passage|source|doc(?:ument)?)\s*)?(\d+(?:\s*,\s*\d+)*)\]", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ABSTAIN = re.compile(
+    r"\b(not (?:in|found in|mentioned in|provided in|stated in|given in|covered (?:by|in)) the (?:documents|passages|"
+    r"text|context|sources)|(?:documents|passages|text|context|sources) (?:do|does) not (?:say|mention|contain|"
+    r"provide|state|specify|include|answer)|no (?:information|mention)|(?:i )?(?:do not|don't) know|cannot "
+    r"(?:answer|be answered|be determined|determine)|there is no (?:information|mention))\b", re.IGNORECASE)
+# Words that frame an answer without stating anything ("According to the passages, ...").
+_FRAMING = frozenset(stems("according passage passages document documents text context source sources based "
+                           "answer question provided information mentioned states stated say says"))
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    abstained: bool
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+
+
+@dataclass
+class _Sentence:
+    claim: str  # the sentence without markers
+    end_punct: str
+    markers: list[int]
+    separator: str  # white space that followed it in the reply (keeps paragraphs and lists)
+    factual: bool = True
+    cited: tuple[int, ...] = ()
+    supported: bool = False
+
+
+def check_answer(reply: str, passages: list[Passage], embedder: Embedder) -> CheckedAnswer:
+    by_n = {p.n: p for p in passages}
+    sentences = _split(reply)
+    for s in sentences:
+        s.markers = [n for n in s.markers if n in by_n]
+        s.factual = bool(set(stems(s.claim)) - _FRAMING) and not _ABSTAIN.search(s.claim)
+    factual = [s for s in sentences if s.factual]
+    if not factual:
+        pointed = [n for n in _marker_numbers(reply) if n in by_n]
+        if pointed and not any(_ABSTAIN.search(s.claim) for s in sentences):
+            return _quote_passage(by_n[pointed[0]])  # a bare "[1]": the model pointed, the passage speaks
+        return CheckedAnswer(text="", abstained=True, citations=[], sentences=[])
+
+    candidates = [(p, start, end) for p in passages for start, end in p.sentences]
+    vectors = embedder.embed([s.claim for s in factual] + [p.slice(start, end) for p, start, end in candidates])
+    claim_vectors, source_vectors = vectors[:len(factual)], vectors[len(factual):]
+    chosen: dict[int, list[tuple[int, int]]] = {}
+    best_support: dict[int, float] = {}
+    for s, claim_vector in zip(factual, claim_vectors):
+        support = _support(s.claim, claim_vector, candidates, source_vectors)  # n -> (score, start, end)
+        backing = [n for n in s.markers if support[n][0] >= SUPPORT_MIN]
+        if not backing:
+            best = max(support, key=lambda n: support[n][0])
+            backing = [best] if support[best][0] >= SUPPORT_MIN else []
+        s.cited, s.supported = tuple(dict.fromkeys(backing)), bool(backing)
+        for n in s.cited:
+            chosen.setdefault(n, []).append(support[n][1:])
+            best_support[n] = max(best_support.get(n, 0.0), support[n][0])
+
+    if not any(s.supported for s in factual):
+        return CheckedAnswer(text="", abstained=True, citations=[],
+                             sentences=[AnswerSentence(text=s.claim + s.end_punct, citations=[], supported=False)
+                                        for s in factual])
+    citations = []
+    for n in sorted(chosen):
+        start, end = min(a for a, _ in chosen[n]), max(b for _, b in chosen[n])
+        passage = by_n[n]
+        citations.append(Citation(n=n, source=passage.source, quote=passage.slice(start, end), start=start, end=end,
+                                  score=round(best_support[n], 4)))
+    text = "".join(_render(s) + s.separator for s in sentences).strip()
+    return CheckedAnswer(text=text, abstained=False, citations=citations,
+                         sentences=[AnswerSentence(text=_render(s), citations=list(s.cited), supported=s.supported)
+                                    for s in factual])
+
+
+def _support(claim: str, claim_vector: np.ndarray, candidates: list[tuple[Passage, int, int]],
+             source_vectors: np.ndarray) -> dict[int, tuple[float, int, int]]:
+    """Best supporting sentence of each passage for the claim: n -> (score, start, end)."""
+    terms = set(stems(claim))
+    numbers = set(_numbers(claim))
+    best: dict[int, tuple[float, int, int]] = {}
+    cosines = source_vectors @ claim_vector
+    for (passage, start, end), cosine in zip(candidates, cosines):
+        sentence = passage.slice(start, end)
+        coverage = len(terms & set(stems(sentence))) / len(terms) if terms else 0.0
+        score = 0.5 * float(cosine) + 0.5 * coverage
+        if not numbers <= set(_numbers(passage.text)):
+            score = 0.0  # a figure the passage does not contain is invented, however close the words
+        if score > best.get(passage.n, (-1.0,))[0]:
+            best[passage.n] = (score, start, end)
+    return best
+
+
+def _quote_passage(passage: Passage) -> CheckedAnswer:
+    start, end = passage.sentences[-1]  # the evidence sentence itself; the one before is context
+    quote = passage.slice(start, end)
+    citation = Citation(n=passage.n, source=passage.source, quote=quote, start=start, end=end,
+                        score=passage.score)
+    return CheckedAnswer(text=f"{quote} [{passage.n}]", abstained=False, citations=[citation],
+                         sentences=[AnswerSentence(text=f"{quote} [{passage.n}]", citations=[passage.n],
+                                                   supported=True)])
+
+
+def _split(reply: str) -> list[_Sentence]:
+    """The reply's sentences, each with the markers that belong to it.
+
+    Models put markers before the full stop ("fell 5% [1].") or after it ("fell 5%. [1]"); a sentence
+    that starts with markers hands them to the sentence before.
+    """
+    out: list[_Sentence] = []
+    spans = sentence_spans(reply)
+    for i, span in enumerate(spans):
+        raw = reply[span.start:span.end]
+        following = reply[span.end:spans[i + 1].start] if i + 1 < len(spans) else ""
+        markers = _marker_numbers(raw)
+        leading = _MARKER.match(raw)
+        if leading and out and not out[-1].markers:
+            lead_text = raw[:leading.end()]
+            while (more := _MARKER.match(raw, len(lead_text))) is not None:
+                lead_text = raw[:more.end()]
+            moved = _marker_numbers(lead_text)
+            out[-1].markers = moved
+            markers = markers[len(moved):]
+            raw = raw[len(lead_text):]
+        claim = _MARKER.sub("", raw).strip()
+        punct = claim[-1] if claim[-1:] in (".", "!", "?") else ""
+        claim = claim[:-1].rstrip() if punct else claim
+        if claim:
+            out.append(_Sentence(claim=claim, end_punct=punct, markers=markers, separator=following or " "))
+        elif out:
+            out[-1].markers += markers
+    return out
+
+
+def _marker_numbers(text: str) -> list[int]:
+    return [int(n) for m in _MARKER.finditer(text) for n in re.split(r"\s*,\s*", m.group(1))]
+
+
+def _render(s: _Sentence) -> str:
+    markers = "".join(f"[{n}]" for n in s.cited)
+    return f"{s.claim} {markers}{s.end_punct}" if markers else f"{s.claim}{s.end_punct}"
+
+
+def _numbers(text: str) -> list[str]:
+    return [n.replace(",", "") for n in _NUMBER.findall(text)]
