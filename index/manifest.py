@@ -3,13 +3,16 @@
 SQLite gives us the atomic commits Chroma lacks. The protocol that makes a SIGKILL at any moment
 harmless:
 
-1. journal the new version ids (one commit), 2. write their chunks to Chroma,
+1. journal the new version ids, with their text and keyword postings (one commit), 2. write their chunks
+   to Chroma,
 3. in ONE commit: make the new versions live, drop them from the journal, journal the old versions,
-4. delete the old versions' chunks from Chroma, 5. drop the old versions from the journal.
+4. delete the old versions' chunks from Chroma, 5. drop the old versions from the journal, and their
+   postings.
 Steps work on a batch of documents at a time: fewer commits, same guarantees.
 
 On start, every journalled version that is not live is deleted from Chroma (deletes are idempotent),
-so a half-written new version or a half-deleted old one never survives a crash.
+so a half-written new version or a half-deleted old one never survives a crash. Keyword search only
+counts postings of live versions, so it never sees either in between (index/keyword_index.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from index import keyword_index
+from index.records import Chunk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -51,7 +57,9 @@ class Manifest:
         self._db = sqlite3.connect(db_path, isolation_level=None, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        # IF NOT EXISTS: a database made before keyword search gains its tables here (sync backfills them).
+        self._db.executescript(_SCHEMA + keyword_index.SCHEMA)
+        self.path = db_path
 
     def documents(self) -> list[DocumentRow]:
         rows = self._db.execute("SELECT path, source, sha256, version_id, chunks, indexed_at "
@@ -65,13 +73,24 @@ class Manifest:
     def journalled(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT version_id FROM journal")]
 
-    def begin_versions(self, versions: list[tuple[DocumentRow, str]]) -> None:
-        """Step 1: journal new versions (with their extracted text) before any chunk reaches the store."""
+    def begin_versions(self, versions: list[tuple[DocumentRow, str, list[Chunk]]]) -> None:
+        """Step 1: journal new versions (with their extracted text and keyword postings) before any chunk
+        reaches the store."""
         with self._transaction():
-            for row, text in versions:
+            for row, text, chunks in versions:
                 self._db.execute("INSERT OR IGNORE INTO journal VALUES (?)", (row.version_id,))
                 self._db.execute("INSERT OR IGNORE INTO texts VALUES (?, ?)",
                                  (row.sha256, zlib.compress(text.encode("utf-8"))))
+                keyword_index.write_postings(self._db, row.version_id, [(c.index, c.text) for c in chunks])
+
+    def versions_without_postings(self) -> list[str]:
+        """Live versions indexed before keyword search existed."""
+        return keyword_index.versions_without_postings(self._db)
+
+    def add_postings(self, version_id: str, chunks: list[tuple[int, str]]) -> None:
+        """Backfill the postings of a live version from its stored (chunk number, text) pairs."""
+        with self._transaction():
+            keyword_index.write_postings(self._db, version_id, chunks)
 
     def commit_versions(self, changes: list[tuple[DocumentRow, DocumentRow | None]]) -> None:
         """Step 3: new versions become live; the versions they replace are journalled for deletion."""
@@ -96,11 +115,14 @@ class Manifest:
             return
         with self._transaction():
             self._db.executemany("DELETE FROM journal WHERE version_id = ?", [(v,) for v in version_ids])
+            # Recovery may forget a journalled version that is live; its postings stay.
+            keyword_index.delete_postings(self._db, [v for v in version_ids if not self._db.execute(
+                "SELECT 1 FROM documents WHERE version_id = ?", (v,)).fetchone()])
             self._db.execute("DELETE FROM texts WHERE sha256 NOT IN (SELECT sha256 FROM documents)")
 
     def clear(self) -> None:
         with self._transaction():
-            for table in ("documents", "texts", "journal"):
+            for table in ("documents", "texts", "journal", "keyword_terms", "keyword_chunks"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def _transaction(self):

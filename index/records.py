@@ -73,6 +73,11 @@ class IndexReport(BaseModel):
         return "\n".join(lines)
 
 
+def chunk_id(version_id: str, chunk: int) -> str:
+    """A chunk's id in the store: its version's id and its number, so re-writing a version never duplicates."""
+    return f"{version_id}-{chunk:05d}"
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     """A chunk as the store returns it, with its place in its document and its retrieval score."""
@@ -84,4 +89,5 @@ class StoredChunk:
     start: int
     end: int
     text: str
-    score: float = 0.0
+    score: float = 0.0  # cosine of the chunk's embedding with the query's
+    fused: float = 0.0  # the retriever's ranking score (hybrid: dense and BM25 fused)

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.manifest import DocumentRow
-from index.records import Chunk, StoredChunk
+from index.records import Chunk, StoredChunk, chunk_id
 
 # ChromaVectorStore.add rejects batches much over 5,400 records; stay well below.
 _WRITE_BATCH = 4000
@@ -74,7 +74,7 @@ class ChunkStore:
         for row, chunks, embeddings in versions:
             for chunk, vector in zip(chunks, embeddings):
                 node = TextNode(
-                    id_=f"{row.version_id}-{chunk.index:05d}", text=chunk.text, embedding=vector.tolist(),
+                    id_=chunk_id(row.version_id, chunk.index), text=chunk.text, embedding=vector.tolist(),
                     metadata={"source": row.source, "path": row.path, "sha256": row.sha256, "start": chunk.start,
                               "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text)},
                     # Only the text is embedded; metadata would eat into the embedder's 256 word pieces.
@@ -109,6 +109,26 @@ class ChunkStore:
         return {meta["text_key"]: np.asarray(vector, dtype=np.float32)
                 for meta, vector in zip(found["metadatas"], found["embeddings"]) if "text_key" in meta}
 
+    def chunk_texts(self, version_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
+        """(chunk number, text) of these versions' stored chunks, per version id."""
+        found = self._collection.get(where={"document_id": {"$in": list(version_ids)}},
+                                     include=["metadatas", "documents"])
+        out: dict[str, list[tuple[int, str]]] = {}
+        for meta, text in zip(found["metadatas"], found["documents"]):
+            out.setdefault(meta["document_id"], []).append((int(meta["chunk"]), text))
+        return out
+
+    def get_chunks(self, ids: list[str], query_vector: np.ndarray) -> list[StoredChunk]:
+        """These chunks (in the order asked, missing ones left out), each scored by its cosine with query_vector."""
+        if not ids:
+            return []
+        found = self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        vectors = np.asarray(found["embeddings"], dtype=np.float32)
+        cosines = vectors @ query_vector / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query_vector))
+        by_id = {cid: _stored_chunk(cid, meta, text, float(cosine))
+                 for cid, meta, text, cosine in zip(found["ids"], found["metadatas"], found["documents"], cosines)}
+        return [by_id[cid] for cid in ids if cid in by_id]
+
     def search(self, query_embedding: np.ndarray, top_k: int) -> list[StoredChunk]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
@@ -118,15 +138,17 @@ class ChunkStore:
             VectorStoreQuery(query_embedding=query_embedding.tolist(), similarity_top_k=top_k))
         out = []
         for node, similarity in zip(result.nodes, result.similarities):
-            meta = node.metadata
             # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cosine.
             cosine = 1.0 + math.log(max(similarity, 1e-12))
-            out.append(StoredChunk(chunk_id=node.node_id, source=meta["source"], path=meta["path"],
-                                   sha256=meta["sha256"], start=int(meta["start"]), end=int(meta["end"]),
-                                   text=node.get_content(), score=cosine))
+            out.append(_stored_chunk(node.node_id, node.metadata, node.get_content(), cosine))
         return out
 
     def reset(self) -> None:
         """Drop every chunk (for --rebuild)."""
         self._client.delete_collection(self._name)
         self._open_collection()
+
+
+def _stored_chunk(chunk_id: str, meta: dict, text: str, cosine: float) -> StoredChunk:
+    return StoredChunk(chunk_id=chunk_id, source=meta["source"], path=meta["path"], sha256=meta["sha256"],
+                       start=int(meta["start"]), end=int(meta["end"]), text=text, score=cosine)

@@ -140,6 +140,12 @@ class Indexer:
                     self._delete(row)
                     notes.append(f"{row.source}: store held {counts.get(vid, 0)} of {row.chunks} chunks; "
                                  "removed it so it is indexed again")
+        unposted = self.manifest.versions_without_postings()
+        if unposted:
+            # Indexed before keyword search existed: postings come from the chunks the store holds.
+            for vid, chunks in self.store.chunk_texts(unposted).items():
+                self.manifest.add_postings(vid, chunks)
+            notes.append(f"built keyword postings for {len(unposted)} document(s) indexed before keyword search")
         return notes
 
     def _write_changes(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport,
@@ -212,7 +218,7 @@ class Indexer:
                               version_id=version_id(item.found.path, item.found.source, item.sha256), chunks=len(item.chunks),
                               indexed_at=now_iso())
             batch.append((item, row, live.get(item.found.path)))
-        self.manifest.begin_versions([(row, item.text) for item, row, _ in batch])
+        self.manifest.begin_versions([(row, item.text, item.chunks) for item, row, _ in batch])
         self.store.add_versions([(row, item.chunks, [item.vectors[text_key(c.text)] for c in item.chunks])
                                  for item, row, _ in batch])
         self.manifest.commit_versions([(row, replaced) for _, row, replaced in batch])

@@ -113,7 +113,8 @@ def test_sigkill_at_any_point_then_reindex_gives_exact_state(tmp_path):
         ref.communicate(timeout=600)
         got, want = census(home), census(reference)
         assert got["ids_unique"]
-        assert got["store"] == got["manifest"] == want["manifest"], moment
+        assert got["store"] == got["manifest"] == got["postings"] == want["manifest"], moment
+        assert got["stray_postings"] == 0, moment
         assert set(got["manifest"]) == {str(p) for p in corpus.glob("*.txt")}
 
     # At least most kills must really have landed mid-run, or the test proves nothing.

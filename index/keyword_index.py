@@ -1,0 +1,141 @@
+"""The keyword index: BM25 over chunks, its postings kept in the manifest's SQLite database.
+
+Postings live beside the journal so they follow its protocol (index/manifest.py): a version's postings
+are written when the version is journalled and deleted when it is forgotten, and a search only counts
+postings of LIVE versions (joined with `documents`), so a half-written or half-deleted version never
+shows. Nothing is rebuilt per query: document frequencies, the chunk count and the average length are
+read from the live postings in one snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from index.records import chunk_id
+
+# Measured on SciFact (docs/retrieval-benchmark.md).
+K1, B = 1.2, 0.75
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keyword_chunks (
+    id INTEGER PRIMARY KEY,
+    version_id TEXT NOT NULL,
+    chunk INTEGER NOT NULL,     -- the chunk's number in its version, as in the store's chunk id
+    length INTEGER NOT NULL,    -- terms in the chunk, for BM25's length normalisation
+    UNIQUE (version_id, chunk)
+);
+-- Clustered by term: a query reads each of its terms' postings as one range.
+CREATE TABLE IF NOT EXISTS keyword_terms (
+    term TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL,  -- keyword_chunks.id
+    tf INTEGER NOT NULL,
+    PRIMARY KEY (term, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keyword_terms_chunk ON keyword_terms (chunk_id);
+"""
+
+_WORD = re.compile(r"\w+")
+# Postings of live versions only: a journalled (half-written or half-deleted) version has no documents row.
+_LIVE_POSTINGS = ("keyword_terms t JOIN keyword_chunks c ON c.id = t.chunk_id "
+                  "JOIN documents d ON d.version_id = c.version_id")
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased words, English stop words dropped, stemmed: 'Vaccines' meets 'vaccinated'."""
+    from llama_index.core.utils import globals_helper  # NLTK's English stop words, shipped offline
+
+    stop = globals_helper.stopwords
+    return [_stem(word) for word in _WORD.findall(text.lower()) if word not in stop]
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.snowball import SnowballStemmer
+
+    return SnowballStemmer("english")
+
+
+def write_postings(db: sqlite3.Connection, version_id: str, chunks: Iterable[tuple[int, str]]) -> None:
+    """Replace one version's postings; chunks are (chunk number, text). Call inside a transaction."""
+    delete_postings(db, [version_id])
+    for number, text in chunks:
+        counts = Counter(terms(text))
+        row = db.execute("INSERT INTO keyword_chunks (version_id, chunk, length) VALUES (?, ?, ?)",
+                         (version_id, number, sum(counts.values())))
+        db.executemany("INSERT INTO keyword_terms VALUES (?, ?, ?)",
+                       [(term, row.lastrowid, tf) for term, tf in counts.items()])
+
+
+def delete_postings(db: sqlite3.Connection, version_ids: list[str]) -> None:
+    """Call inside a transaction."""
+    for vid in version_ids:
+        db.execute("DELETE FROM keyword_terms WHERE chunk_id IN (SELECT id FROM keyword_chunks WHERE version_id = ?)",
+                   (vid,))
+        db.execute("DELETE FROM keyword_chunks WHERE version_id = ?", (vid,))
+
+
+def versions_without_postings(db: sqlite3.Connection) -> list[str]:
+    """Live versions indexed before keyword postings existed."""
+    return [row[0] for row in db.execute(
+        "SELECT version_id FROM documents WHERE version_id NOT IN (SELECT version_id FROM keyword_chunks)")]
+
+
+class KeywordIndex:
+    """BM25 search over the live chunks of a manifest database (read-only, its own connection)."""
+
+    def __init__(self, db_path: Path, k1: float = K1, b: float = B):
+        self._db = sqlite3.connect(db_path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA query_only = ON")
+        self._lock = threading.Lock()  # one read transaction at a time on the shared connection
+        self.k1, self.b = k1, b
+
+    def search(self, query: str, top_n: int) -> list[tuple[str, float]]:
+        """(store chunk id, BM25 score) of the best live chunks, best first."""
+        query_terms = Counter(terms(query))
+        if not query_terms:
+            return []
+        with self._lock:
+            return self._search(query_terms, top_n)
+
+    def _search(self, query_terms: Counter, top_n: int) -> list[tuple[str, float]]:
+        marks = ",".join("?" * len(query_terms))
+        # One read transaction: statistics and postings from the same snapshot, even while indexing.
+        self._db.execute("BEGIN")
+        try:
+            chunks, avg_length = self._db.execute(
+                "SELECT COUNT(*), AVG(c.length) FROM keyword_chunks c "
+                "JOIN documents d ON d.version_id = c.version_id").fetchone()
+            frequencies = dict(self._db.execute(
+                f"SELECT t.term, COUNT(*) FROM {_LIVE_POSTINGS} "
+                f"WHERE t.term IN ({marks}) GROUP BY t.term", list(query_terms)))
+            if not frequencies:
+                return []
+            # Lucene's idf, never negative; a term repeated in the query counts that many times.
+            weights = [(term, count * (self.k1 + 1) * math.log(1 + (chunks - df + 0.5) / (df + 0.5)))
+                       for term, count in query_terms.items() if (df := frequencies.get(term))]
+            values = ",".join("(?, ?)" for _ in weights)
+            rows = self._db.execute(
+                f"WITH query (term, weight) AS (VALUES {values}) "
+                "SELECT c.version_id, c.chunk, SUM(q.weight * t.tf / (t.tf + ? * (1 - ? + ? * c.length / ?))) AS score "
+                f"FROM query q, {_LIVE_POSTINGS} WHERE t.term = q.term "
+                "GROUP BY c.id ORDER BY score DESC LIMIT ?",
+                [x for pair in weights for x in pair] + [self.k1, self.b, self.b, max(avg_length or 1.0, 1.0), top_n],
+            ).fetchall()
+        finally:
+            self._db.execute("COMMIT")
+        return [(chunk_id(vid, number), score) for vid, number, score in rows]
+
+    def close(self) -> None:
+        self._db.close()
