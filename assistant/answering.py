@@ -19,11 +19,11 @@ from assistant.conversation import rewrite_question
 from assistant.evidence import rank_evidence
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages
-from assistant.records import (Answer, AnswerEvent, Citation, Message, SourcesEvent, StreamEvent, TokenEvent)
+from assistant.records import (NOT_IN_DOCUMENTS, Answer, AnswerEvent, Citation, Message, SourcesEvent, StreamEvent,
+                               TokenEvent)
 from index.embedder import Embedder
 from index.records import StoredChunk
 
-NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this question."
 # Extractive answers: quotes after the best one must score within this margin of it.
 _QUOTE_MARGIN = 0.1
 SYSTEM_PROMPT = (

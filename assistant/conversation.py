@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from assistant.llm import ChatModel
-from assistant.records import Message
+from assistant.records import NOT_IN_DOCUMENTS, Message
 
 # Words that point back into the conversation instead of naming their subject.
 _BACK_REFERENCE = re.compile(
@@ -69,6 +69,8 @@ def rewrite_question(question: str, history: list[Message], chat_model: ChatMode
 def _rewrite_messages(question: str, history: list[Message]) -> list[dict]:
     lines = []
     for message in history[-2 * _TURNS:]:
+        if message.content.strip() == NOT_IN_DOCUMENTS:
+            continue  # says nothing about what "it" refers to, and small models copy it
         text = " ".join(_MARKERS.sub("", message.content).split())
         if message.role != "user":
             words = text.split()

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# What an answer says when the documents do not answer (the UI and the history recognise it by this text).
+NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this question."
+
 
 class Citation(BaseModel):
     n: int = Field(description="the [n] marker in the answer (the passage's number)")

@@ -78,7 +78,7 @@ def index_passages(passages: list[str], home: Path) -> None:
           file=sys.stderr)
 
 
-def evaluate(writer: str, queries: list[dict], home: Path, show: int) -> dict:
+def evaluate(writer: str, queries: list[dict], home: Path, show: int, rows_file: Path | None) -> dict:
     services = Services(load_settings(home=str(home / "home"), **WRITERS[writer]))
     services.embedder.model
     services.answerer  # load the model before the clock starts
@@ -100,10 +100,15 @@ def evaluate(writer: str, queries: list[dict], home: Path, show: int) -> dict:
             "contains": any(normalize(g) and normalize(g) in normalize(text) for g in golds),
             "cited_gold": first is not None and first.endswith(f"p{q['passage']:04d}.txt"),
             "unsupported": len(answer.unsupported), "timings": answer.timings,
-            "model_abstained": answer.abstained and "first_token_s" in answer.timings})
+            "model_abstained": answer.abstained and "first_token_s" in answer.timings,
+            "evidence_score": answer.evidence_score, "question": q["question"], "answer": answer.answer,
+            "reply": "".join(raw)})
         if i < show:
             print(f"\nQ: {q['question']}  gold={golds[:2]} impossible={q['is_impossible']}\nRAW: {''.join(raw)}"
                   f"\nA: {answer.answer}  unsupported={answer.unsupported}", file=sys.stderr)
+    if rows_file:
+        with rows_file.open("a") as out:
+            out.writelines(json.dumps({"writer": writer, **row}) + "\n" for row in rows)
     return summarize(writer, rows)
 
 
@@ -142,6 +147,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--home", type=Path, help="reuse an index folder between runs")
     parser.add_argument("--show", type=int, default=0, help="print the first N answers")
+    parser.add_argument("--rows", type=Path, help="write every question's outcome to this JSON-lines file")
     args = parser.parse_args()
     queries, passages = load(args.data, args.limit, args.seed)
     home = args.home or Path(tempfile.mkdtemp(prefix="squad-"))
@@ -149,7 +155,7 @@ def main() -> None:
     results = []
     for writer in args.writers:
         started = time.perf_counter()
-        results.append(evaluate(writer, queries, home, args.show))
+        results.append(evaluate(writer, queries, home, args.show, args.rows))
         results[-1]["wall_s"] = round(time.perf_counter() - started, 1)
         print(json.dumps(results[-1]), file=sys.stderr)
     columns = list(results[0])

@@ -148,3 +148,24 @@ def test_missing_embedder_folder_is_a_clear_error(tmp_path):
     result = run(tmp_path / "home", "index", str(corpus), env={"ASSISTANT_EMBEDDER_PATH": str(tmp_path / "nope")})
     assert result.returncode == 1 and "is not a sentence-transformers model folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_no_llm_flag_beats_the_environment(indexed_home):
+    home, _, _ = indexed_home
+    result = run(home, "--no-llm", "ask", "When did Mount Orrin last erupt?", "--json", env={"ASSISTANT_LLM": "local"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["writer"] == "extractive"
+
+
+def test_missing_gguf_file_is_a_clear_error(indexed_home, tmp_path):
+    home, _, _ = indexed_home
+    result = run(home, "--llm", "local", "--model", str(tmp_path / "nope.gguf"), "ask", "When did Mount Orrin erupt?")
+    assert result.returncode == 1
+    assert "neither a packaged model (default, small) nor an existing .gguf file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_openai_backend_without_url_is_a_clear_error(indexed_home):
+    home, _, _ = indexed_home
+    result = run(home, "--llm", "openai", "ask", "When did Mount Orrin erupt?")
+    assert result.returncode == 1 and "--llm-url" in result.stderr and "Traceback" not in result.stderr

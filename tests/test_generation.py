@@ -192,3 +192,16 @@ def test_packaged_models_are_verified_once_then_trusted_by_stamp(models_home):
     path = resolve_model("small", models_home)
     stamp = path.with_suffix(".verified")
     assert stamp.is_file() and PACKAGED_MODELS["small"].sha256 in stamp.read_text()
+
+
+def test_terminal_chat_prints_sources_first_then_the_streamed_answer_and_its_quotes(indexed_home, models_home):
+    home, corpus = indexed_home
+    model = resolve_model("small", models_home)
+    result = subprocess.run([str(Path(sys.executable).parent / "assistant"), "--home", str(home), "--llm", "local",
+                             "--model", str(model), "chat"], input="When did Mount Orrin last erupt?\n/quit\n",
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    sources, answer, quote = (out.index(f"sources: [1] {corpus / 'volcano.md'}"), out.index("1931"),
+                              out.index("“Mount Orrin last erupted in 1931"))
+    assert sources < answer < quote
