@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from functools import cached_property
 
-from assistant.answering import ExtractiveAnswerer, Retriever
+from assistant.answering import Answerer
+from assistant.llm import ChatModel, build_chat_model
+from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings
+from index.keyword_index import KeywordIndex
 from index.embedder import Embedder
 from index.manifest import Manifest
 from index.store import ChunkStore
@@ -40,6 +43,17 @@ class Services:
         return Manifest(self.settings.home / f"manifest-{self.settings.store_key}.sqlite")
 
     @cached_property
+    def retriever(self) -> HybridRetriever:
+        # The BM25 postings live in the manifest's database, so they follow its crash-safe protocol.
+        return HybridRetriever(self.store, KeywordIndex(self.manifest.path), self.embedder,
+                               mode=self.settings.retrieval)
+
+    @cached_property
+    def chat_model(self) -> ChatModel | None:
+        """Loaded on first use: listing documents or indexing never pays for a model."""
+        return build_chat_model(self.settings)
+
+    @cached_property
     def indexer(self) -> Indexer:
         s = self.settings
         return Indexer(self.store, self.manifest, self.embedder, lock_path=s.home / "index.lock",
@@ -47,7 +61,8 @@ class Services:
                        max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch)
 
     @cached_property
-    def answerer(self) -> ExtractiveAnswerer:
+    def answerer(self) -> Answerer:
         s = self.settings
-        return ExtractiveAnswerer(Retriever(self.store, self.embedder), self.embedder, top_k=s.top_k,
-                                  max_quotes=s.max_quotes, abstain_below=s.abstain_below)
+        return Answerer(self.retriever, self.embedder, self.chat_model, top_k=s.top_k, passages=s.passages,
+                        max_quotes=s.max_quotes, abstain_below=s.abstain_below,
+                        max_answer_tokens=s.max_answer_tokens)
