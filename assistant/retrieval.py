@@ -39,14 +39,14 @@ class HybridRetriever:
     def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]:
         query_vector = self.embedder.embed_one(query)
         if self.mode == "dense":
-            return query_vector, [replace(c, fused=c.score) for c in self.store.search(query_vector, top_k)]
+            return query_vector, [replace(c, fused=c.score) for c in self._dense(query_vector, top_k)]
         if self.mode == "bm25":
             keyword = self.keyword_index.search(query, top_k)
             bm25 = dict(keyword)
             chunks = self.store.get_chunks([cid for cid, _ in keyword], query_vector)
             return query_vector, [replace(c, fused=bm25[c.chunk_id]) for c in chunks]
         depth = max(self.candidates, top_k)
-        dense = self.store.search(query_vector, depth)
+        dense = self._dense(query_vector, depth)
         keyword = self.keyword_index.search(query, depth)
         known = {c.chunk_id for c in dense}
         # BM25-only hits are fetched with their cosine, so both scores are known for every dense hit and
@@ -55,6 +55,12 @@ class HybridRetriever:
         fused = self.fuse(dense, keyword, pool)
         ranked = sorted((replace(c, fused=fused[c.chunk_id]) for c in pool), key=lambda c: -c.fused)
         return query_vector, ranked[:top_k]
+
+    def _dense(self, query_vector: np.ndarray, top_k: int) -> list[StoredChunk]:
+        """Dense hits of live versions only: no half-written document while an index run is going on."""
+        hits = self.store.search(query_vector, top_k)
+        live = self.keyword_index.live([c.chunk_id for c in hits])
+        return [c for c in hits if c.chunk_id in live]
 
     def fuse(self, dense: list[StoredChunk], keyword: list[tuple[str, float]],
              pool: list[StoredChunk]) -> dict[str, float]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from index.records import chunk_id
+from index.records import chunk_id, version_of
 
 # Measured on SciFact (docs/retrieval-benchmark.md).
 K1, B = 1.2, 0.75
@@ -136,6 +136,17 @@ class KeywordIndex:
         finally:
             self._db.execute("COMMIT")
         return [(chunk_id(vid, number), score) for vid, number, score in rows]
+
+    def live(self, chunk_ids: list[str]) -> set[str]:
+        """The ids among these whose version is live. Dense search reads Chroma, which can hold a version
+        that is being written or deleted right now (or that a crash left behind until the next sync)."""
+        versions = sorted({version_of(cid) for cid in chunk_ids})
+        if not versions:
+            return set()
+        with self._lock:
+            found = {row[0] for row in self._db.execute(
+                f"SELECT version_id FROM documents WHERE version_id IN ({','.join('?' * len(versions))})", versions)}
+        return {cid for cid in chunk_ids if version_of(cid) in found}
 
     def close(self) -> None:
         self._db.close()

@@ -78,6 +78,10 @@ def chunk_id(version_id: str, chunk: int) -> str:
     return f"{version_id}-{chunk:05d}"
 
 
+def version_of(chunk_id: str) -> str:
+    return chunk_id.rsplit("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     """A chunk as the store returns it, with its place in its document and its retrieval score."""
