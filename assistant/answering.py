@@ -30,6 +30,24 @@ SYSTEM_PROMPT = (
     "You answer questions about documents, using only the numbered passages the user gives you. "
     "Answer in one to three short sentences. End every sentence with the number of the passage it comes "
     "from, like [1]. If the passages do not answer the question, write: The documents do not say.")
+# Worked examples, shown before every question as earlier turns. Told only the rule, the 1.5B model
+# declined a third of answerable SQuAD questions; with examples of both kinds it declines few, and still
+# declines some unanswerable ones (README, "Answer quality"). They never change, so llama.cpp keeps them in
+# its prompt cache: they cost time once per process, not per question. The facts are invented.
+EXAMPLES = [
+    ("[1] The Brenmoor city council approved a new tram line on Tuesday; building work is due to start in 2026.\n"
+     "[2] The line will link the harbour district to the university.",
+     "When will work on the Brenmoor tram line start?",
+     "Building work on the Brenmoor tram line is due to start in 2026 [1]."),
+    ("[1] Kestrel Foods reported a net profit of 12 million euros for 2023, up from 9 million a year earlier.\n"
+     "[2] The company plans to open two new factories in Poland.",
+     "What was Kestrel Foods' profit in 2021?",
+     "The documents do not say."),
+    ("[1] Police said the fire at the Orlan textile mill started shortly after midnight.\n"
+     "[2] Three workers were treated for smoke inhalation, and the mill will stay shut until an inspection.",
+     "How many workers were hurt in the mill fire?",
+     "Three workers were treated for smoke inhalation after the fire at the Orlan textile mill [2]."),
+]
 
 
 class Retriever(Protocol):
@@ -47,6 +65,8 @@ class Answerer:
         self.max_quotes = max_quotes
         self.abstain_below = abstain_below
         self.max_answer_tokens = max_answer_tokens
+        if chat_model is not None and chat_model.reuses_prompt_prefix:
+            warm_up(chat_model)
 
     def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Answer:
         for event in self.stream(question, history, top_k):
@@ -63,14 +83,15 @@ class Answerer:
         rewritten = rewrite_question(question, history or [], self.chat_model)
         if history:
             clock.mark("rewrite_s")
-        query_vector, chunks = self.retriever.retrieve(rewritten or question, top_k or self.top_k)
-        if rewritten:
-            # Retrieval needs the context; the quote must answer what was asked now, so rank
-            # sentences against both.
+        query = rewritten or question
+        query_vector, chunks = self.retriever.retrieve(query, top_k or self.top_k)
+        if rewritten and self.chat_model is None:
+            # The rule-based rewrite glues the previous question on: right for retrieval, but the quote must
+            # answer what is asked now, so sentences are ranked against both and keywords come from now.
             query_vector = query_vector + self.embedder.embed_one(question)
             query_vector /= np.linalg.norm(query_vector)
-        # Keywords come from what is asked now; the rewrite already steered retrieval to the right place.
-        evidence = rank_evidence(question, query_vector, chunks, self.embedder)
+            query = question
+        evidence = rank_evidence(query, query_vector, chunks, self.embedder)
         answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten,
                         evidence_score=evidence[0].score if evidence else None,
                         writer=self.chat_model.description if self.chat_model else "extractive")
@@ -93,7 +114,7 @@ class Answerer:
             yield AnswerEvent(answer=clock.stamp(answer))
             return
         pieces = []
-        for piece in self.chat_model.stream(answer_prompt(question, passages), self.max_answer_tokens):
+        for piece in self.chat_model.stream(answer_prompt(query, passages), self.max_answer_tokens):
             if not pieces:
                 clock.mark("first_token_s")
             pieces.append(piece)
@@ -108,10 +129,23 @@ class Answerer:
 
 
 def answer_prompt(question: str, passages: list[Passage]) -> list[dict]:
-    """The system prompt never changes, so llama.cpp reuses its cached state; passages come next."""
+    """Instructions and examples first (a fixed prefix llama.cpp reuses from its cache), then the passages."""
     numbered = "\n".join(f"[{p.n}] {' '.join(p.text.split())}" for p in passages)
-    return [{"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"}]
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for example_passages, example_question, example_answer in EXAMPLES:
+        messages += [{"role": "user", "content": _question_turn(example_passages, example_question)},
+                     {"role": "assistant", "content": example_answer}]
+    return messages + [{"role": "user", "content": _question_turn(numbered, question)}]
+
+
+def _question_turn(numbered_passages: str, question: str) -> str:
+    return f"Passages:\n{numbered_passages}\n\nQuestion: {question}"
+
+
+def warm_up(chat_model: ChatModel) -> None:
+    """Run the fixed prompt prefix once, so the first question does not pay for it."""
+    for _ in chat_model.stream(answer_prompt("", [])[:-1] + [{"role": "user", "content": "Ready?"}], max_tokens=1):
+        pass
 
 
 def _evidence_citation(passage: Passage) -> Citation:

@@ -25,6 +25,7 @@ class LLMError(RuntimeError):
 
 class ChatModel(Protocol):
     description: str
+    reuses_prompt_prefix: bool  # a repeated prompt prefix is served from cache (llama.cpp, vLLM servers)
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         """Yield the reply's text piece by piece (greedy decoding: answers must be reproducible)."""
@@ -74,8 +75,11 @@ class LlamaCppChat:
 
         params = xllamacpp.CommonParams()
         params.model.path = str(gguf)
-        params.n_ctx = context
-        params.n_parallel = 1  # one slot: its KV cache keeps the shared prompt prefix between questions
+        params.n_ctx = context  # shared by the slots
+        # Two slots, each keeping its KV cache between requests: one holds the answer prompt's fixed prefix
+        # (instructions and examples), the other the follow-up rewriting prompt; llama.cpp routes each
+        # request to the slot sharing the longest prefix, so neither evicts the other.
+        params.n_parallel = 2
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or os.cpu_count() or 2
         params.sampling.temp = 0.0
         params.sampling.top_k = 1
@@ -87,6 +91,7 @@ class LlamaCppChat:
         except Exception as exc:
             raise LLMError(f"llama.cpp could not load {gguf}: {exc}") from exc
         self.description = f"local:{gguf.name}"
+        self.reuses_prompt_prefix = True
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         request = {"messages": messages, "stream": True, "max_tokens": max_tokens, "temperature": 0.0,
@@ -116,6 +121,7 @@ class OpenAICompatibleChat:
         self._llm = OpenAILike(model=model, api_base=url, api_key=api_key or "not-needed", is_chat_model=True,
                                temperature=0.0, timeout=120, max_retries=1)
         self.description = f"openai:{model}@{url}"
+        self.reuses_prompt_prefix = True  # llama.cpp, vLLM and Ollama servers all cache prompt prefixes
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
@@ -143,6 +149,7 @@ class TransformersChat:
         self._model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
         self._model.eval()
         self.description = f"transformers:{folder.name}"
+        self.reuses_prompt_prefix = False
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         from transformers import TextStreamer

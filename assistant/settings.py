@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     llm_model: str = Field("default", description="openai: the model name the server knows")
     llm_api_key: SecretStr | None = Field(None, description="openai: API key (env ASSISTANT_LLM_API_KEY, "
                                                             "else OPENAI_API_KEY)")
-    llm_context: int = Field(4096, ge=512, description="local: context window in tokens")
+    llm_context: int = Field(4096, ge=512, description="local: context window in tokens, shared by two cache slots")
     llm_threads: int | None = Field(None, ge=1, description="local: CPU threads (unset = all cores)")
     max_answer_tokens: int = Field(256, ge=16, description="longest answer the model may write")
     passages: int = Field(4, ge=1, le=10, description="numbered passages given to the model")
