@@ -50,7 +50,8 @@ def score_round(queries, passages, indexed: set[int], home: Path, embedder) -> l
     folder.mkdir(parents=True)
     for i in indexed:
         (folder / f"p{i:04d}.txt").write_text(passages[i], encoding="utf-8")
-    services = Services(load_settings(home=str(home / "home"), abstain_below=-1.0))  # never abstain: we want scores
+    # Never abstain (we want the scores) and no model: the threshold gates what reaches it.
+    services = Services(load_settings(home=str(home / "home"), abstain_below=-1.0, llm="none"))
     services.embedder = embedder
     services.indexer.sync([str(folder)], progress=False)
     rows = []

@@ -28,7 +28,7 @@ from assistant.settings import load_settings  # noqa: E402
 
 
 def signals(services: Services, question: str, answers: list[str]) -> tuple[np.ndarray, ...]:
-    query_vector, chunks = services.answerer.retriever.retrieve(question, 5)
+    query_vector, chunks = services.retriever.retrieve(question, 5)
     entries = evidence.candidate_sentences(chunks)
     holds = np.array([any(a.lower() in e.text.lower() for a in answers) for e in entries])
     return (*evidence.evidence_signals(question, query_vector, entries, services.embedder), holds)
@@ -46,7 +46,7 @@ def main() -> None:
         folder.mkdir()
         for i, passage in enumerate(passages):
             (folder / f"p{i:04d}.txt").write_text(passage, encoding="utf-8")
-        services = Services(load_settings(home=str(Path(tmp, "home"))))
+        services = Services(load_settings(home=str(Path(tmp, "home")), llm="none"))
         services.indexer.sync([str(folder)], progress=False)
         rows = [signals(services, q["question"], truth[q["id"]]["answers"])
                 for q in queries if not truth[q["id"]]["is_impossible"]]
