@@ -1,4 +1,4 @@
-"""The `assistant` command: index documents, list and remove them, ask and chat."""
+"""The `assistant` command: index documents, list and remove them, ask and chat, serve the web chat."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Iterator
 
 import click
 
+from assistant.access import check_exposure, parse_auth
 from assistant.conversation import HistoryError, load_history
 from assistant.llm import LLMError
 from assistant.models import ModelError
@@ -162,6 +163,30 @@ def chat_command(services: Services, top_k) -> None:
             continue
         answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --auth (or --insecure).")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--auth", envvar="ASSISTANT_AUTH", metavar="USER:PASSWORD",
+              help="Require this login. Env: ASSISTANT_AUTH.")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback address without --auth.")
+@click.pass_obj
+@_user_errors
+def serve_command(services: Services, host, port, auth, insecure) -> None:
+    """Start the web chat (documents tab included) at http://HOST:PORT."""
+    credentials = parse_auth(auth)
+    check_exposure(host, credentials, insecure)
+    from ui.app import launch  # gradio loads only for this command (seconds of imports)
+
+    _warn_if_empty(services)
+    services.answerer  # load the model before the first question, not during it
+    try:
+        launch(services, host, port, credentials)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
+                                   "pick another with --port") from None
 
 
 def _warn_if_empty(services: Services) -> None:

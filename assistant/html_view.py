@@ -1,0 +1,153 @@
+"""HTML for the web chat: answers with clickable citations, quotes highlighted in their document, index
+reports. Every piece of text — questions, answers, quotes, document text, file names — is escaped here,
+so markup inside a document is shown as text and never runs in the page.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Callable
+
+from assistant.records import Answer, Citation
+from index.records import IndexReport
+
+# Characters of document text shown on each side of a quote when a citation is opened.
+CONTEXT_CHARS = 300
+# The whole-document view shows at most this much text around the quote (a 50 MB file would freeze a tab).
+DOCUMENT_CHARS = 200_000
+_MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+TextLookup = Callable[[Citation], "str | None"]
+
+
+def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLookup) -> str:
+    return "".join(answer_html(turn, answer, show_scores, text_for) for turn, answer in enumerate(answers))
+
+
+def pending_html(turn: int, question: str, sources: list[Citation], written: str) -> str:
+    """A turn being answered: its sources as soon as retrieval is done, then the text as it streams in."""
+    listed = "".join(f"<li>[{c.n}] {escape(c.source)}</li>" for c in sources)
+    body = (f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>' if sources
+            else '<div class="searching">Searching the documents…</div>')
+    if written:
+        body += f'<div class="answer streaming">{escape(written)}</div>'
+    return _turn(turn, question, body, pending=True)
+
+
+def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLookup) -> str:
+    if answer.abstained:
+        withdrawn = (" The model's reply was withdrawn: no passage supports what it wrote."
+                     if answer.sentences else "")
+        body = (f'<div class="answer abstained"><strong>Not in the documents.</strong> '
+                f"{escape(answer.answer)}{withdrawn}</div>")
+    else:
+        body = f'<div class="answer">{_answer_text(turn, answer)}</div>'
+    if answer.citations:
+        cited = "".join(citation_html(turn, c, show_scores, text_for(c)) for c in answer.citations)
+        body += f'<div class="citations">{cited}</div>'
+    if show_scores and answer.evidence_score is not None:
+        body += f'<div class="score">evidence score {answer.evidence_score:.2f}</div>'
+    searched = (f'<div class="rewritten">searched for: {escape(answer.standalone_question)}</div>'
+                if answer.standalone_question else "")
+    return _turn(turn, answer.question, searched + body)
+
+
+def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | None) -> str:
+    """The document name and verbatim quote; expanding it shows the quote in its surrounding text."""
+    score = f' <span class="score">{citation.score:.2f}</span>' if show_scores else ""
+    if text is None:
+        context = '<div class="context missing">This document was removed or has changed since the answer.</div>'
+        opener = ""
+    else:
+        context = f'<div class="context">{context_html(text, citation.start, citation.end)}</div>'
+        opener = (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}">'
+                  "Open the whole document</button>")
+    return (f'<details class="citation" id="cite-{turn}-{citation.n}"><summary>'
+            f'<span class="marker">[{citation.n}]</span> <span class="source">{escape(citation.source)}</span>'
+            f'{score} <q class="quote">{escape(citation.quote)}</q></summary>{context}{opener}</details>')
+
+
+def context_html(text: str, start: int, end: int, radius: int = CONTEXT_CHARS) -> str:
+    """The quote highlighted in up to `radius` characters either side, cut between words."""
+    before_start, after_end = max(0, start - radius), min(len(text), end + radius)
+    if before_start > 0 and (cut := text.find(" ", before_start, start)) >= 0:
+        before_start = cut + 1
+    if after_end < len(text) and (cut := text.rfind(" ", end, after_end)) > end:
+        after_end = cut
+    return ("…" if before_start > 0 else "") + _highlighted(text, start, end, before_start, after_end) + \
+        ("…" if after_end < len(text) else "")
+
+
+def document_html(citation: Citation, text: str | None) -> str:
+    """The whole document (or a very long one's surroundings of the quote) with the quote highlighted."""
+    title = f'<div class="document-title">{escape(citation.source)}</div>'
+    if text is None:
+        return f'<div class="document">{title}<div class="note">This document was removed or has changed ' \
+               "since the answer.</div></div>"
+    shown_start = max(0, min(citation.start - DOCUMENT_CHARS // 2, len(text) - DOCUMENT_CHARS))
+    shown_end = min(len(text), shown_start + DOCUMENT_CHARS)
+    note = (f'<div class="note">Showing characters {shown_start:,}–{shown_end:,} of {len(text):,}.</div>'
+            if shown_start > 0 or shown_end < len(text) else "")
+    highlighted = _highlighted(text, citation.start, citation.end, shown_start, shown_end)
+    return f'<div class="document">{title}{note}<div class="document-text">{highlighted}</div></div>'
+
+
+def removed_html(sources: list[str]) -> str:
+    return f'<div class="report"><strong>removed {len(sources)}</strong><ul>' + \
+        "".join(f"<li>removed {escape(s)}</li>" for s in sources) + "</ul></div>"
+
+
+def report_html(report: IndexReport) -> str:
+    """What an upload or re-index did, with every skipped file and its reason."""
+    counts = (f"added {len(report.added)}, updated {len(report.updated)}, renamed {len(report.renamed)}, "
+              f"unchanged {len(report.unchanged)}, removed {len(report.removed)}, skipped {len(report.skipped)}")
+    lines = [f"<li>added {escape(s)}</li>" for s in report.added]
+    lines += [f"<li>updated {escape(s)}</li>" for s in report.updated]
+    lines += [f"<li>renamed {escape(old)} → {escape(new)}</li>" for old, new in report.renamed]
+    lines += [f"<li>removed {escape(s)}</li>" for s in report.removed]
+    lines += [f'<li class="skipped">skipped {escape(s.path)}: {escape(s.reason)}</li>' for s in report.skipped]
+    return (f'<div class="report"><strong>{counts}</strong> — {report.chunks_written} chunks written in '
+            f"{report.seconds:.1f} s<ul>{''.join(lines)}</ul></div>")
+
+
+def _turn(turn: int, question: str, body: str, pending: bool = False) -> str:
+    return (f'<div class="turn{" pending" if pending else ""}" data-turn="{turn}">'
+            f'<div class="question">{escape(question)}</div>{body}</div>')
+
+
+def _highlighted(text: str, start: int, end: int, shown_start: int, shown_end: int) -> str:
+    return (escape(text[shown_start:start]) + f'<mark class="cited">{escape(text[start:end])}</mark>'
+            + escape(text[end:shown_end]))
+
+
+def _answer_text(turn: int, answer: Answer) -> str:
+    """Escaped answer text; [n] markers become links to their citation; unsupported sentences are flagged."""
+    text = answer.answer
+    flagged: list[tuple[int, int]] = []
+    position = 0
+    for sentence in answer.sentences:
+        found = text.find(sentence.text, position)
+        if found >= 0:
+            position = found + len(sentence.text)
+            if not sentence.supported:
+                flagged.append((found, position))
+    pieces, position = [], 0
+    for start, end in flagged:
+        pieces.append(_with_markers(turn, text[position:start]))
+        pieces.append(f'<span class="unsupported" title="No passage in the documents supports this">'
+                      f"{_with_markers(turn, text[start:end])}"
+                      f'<span class="flag">⚠ not supported by the documents</span></span>')
+        position = end
+    pieces.append(_with_markers(turn, text[position:]))
+    return "".join(pieces)
+
+
+def _with_markers(turn: int, text: str) -> str:
+    def link(match: re.Match) -> str:
+        numbers = [n.strip() for n in match.group(1).split(",")]
+        return "[" + ", ".join(f'<a class="marker" href="#cite-{turn}-{n}" data-n="{n}">{n}</a>'
+                               for n in numbers) + "]"
+
+    escaped = escape(text)  # markers hold only digits, commas and spaces, which escaping leaves as they are
+    return _MARKERS.sub(link, escaped)

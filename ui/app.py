@@ -1,0 +1,208 @@
+"""The Gradio web chat. Wiring only: every operation is a call into assistant/ (the services the CLI uses),
+and every piece of HTML comes from assistant/html_view.py, which escapes all text it shows."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from pydantic import TypeAdapter, ValidationError
+
+from assistant import html_view
+from assistant.answerers import AnswererChoices
+from assistant.library import Library
+from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
+from assistant.services import Services
+from assistant.transcript import conversation_markdown, history_messages
+from index.loaders import SUPPORTED_SUFFIXES
+from index.records import IndexReport
+
+STYLE = Path(__file__).with_name("style.css")
+# System fonts only: the default theme's web fonts would be a request to an outside host.
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+# Clicks in the conversation: a [n] marker opens its citation (in the browser); "Open the whole document"
+# asks the server for the document view. Only elements this app rendered carry these classes.
+CONVERSATION_JS = """
+element.addEventListener('click', (event) => {
+  const marker = event.target.closest('a.marker');
+  if (marker) {
+    event.preventDefault();
+    const citation = element.querySelector('#' + CSS.escape(marker.getAttribute('href').slice(1)));
+    if (citation) { citation.open = true; citation.scrollIntoView({block: 'nearest'}); }
+    return;
+  }
+  const opener = event.target.closest('button.open-document');
+  if (opener) trigger('click', {turn: opener.dataset.turn, n: opener.dataset.n});
+});
+"""
+SCROLL_TO_QUOTE_JS = "() => document.querySelector('#document-viewer mark.cited')?.scrollIntoView({block: 'center'})"
+EMPTY_CHAT = '<div class="placeholder">Ask a question about your documents. Every answer cites the exact ' \
+             "sentences it comes from: open a citation to see it in its document.</div>"
+BACKENDS = ["local", "openai", "transformers", "none"]
+_HISTORY = TypeAdapter(list[Message])
+
+
+def build_app(services: Services) -> gr.Blocks:
+    settings = services.settings
+    choices = AnswererChoices(services)
+    library = Library(services)
+    downloads = Path(tempfile.mkdtemp(prefix="assistant-conversations-"))
+
+    def transcript_file(answers: list[Answer]) -> Path:
+        path = Path(tempfile.mkdtemp(dir=downloads)) / "conversation.md"
+        path.write_text(conversation_markdown(answers), encoding="utf-8")
+        return path
+
+    # ----- chat ---------------------------------------------------------------------------------------
+
+    def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool):
+        question = question.strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        answerer = choices.get(llm, model, int(passages))
+        earlier = html_view.conversation_html(answers, show_scores, library.cited_text)
+        sources, written = [], ""
+        yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", gr.skip()
+        for event in answerer.stream(question, history_messages(answers)):
+            if isinstance(event, SourcesEvent):
+                sources = event.citations
+            elif isinstance(event, TokenEvent):
+                written += event.text
+            elif isinstance(event, AnswerEvent):
+                answers = answers + [event.answer]
+                shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
+                                                        library.cited_text)
+                yield shown, answers, gr.skip(), gr.DownloadButton(value=transcript_file(answers), interactive=True)
+                return
+            yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, gr.skip(), \
+                gr.skip()
+
+    def open_document(answers: list[Answer], event: gr.EventData) -> str:
+        turn, n = int(event._data["turn"]), int(event._data["n"])
+        citation = next(c for c in answers[turn].citations if c.n == n)
+        return html_view.document_html(citation, library.cited_text(citation))
+
+    def rerender(answers: list[Answer], show_scores: bool) -> str:
+        return html_view.conversation_html(answers, show_scores, library.cited_text) or EMPTY_CHAT
+
+    # ----- API (gradio_client) and documents ---------------------------------------------------------
+
+    def ask(question: str, history: list[dict] | None = None) -> dict:
+        """Answer a question from the indexed documents; returns the same object as `assistant ask --json`.
+        history: earlier turns, a list of {"role": "user"|"assistant", "content": "..."}."""
+        try:
+            messages = _HISTORY.validate_python(history or [])
+        except ValidationError:
+            raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."} objects')
+        return services.answerer.ask(question, messages).model_dump()
+
+    def documents() -> list[dict]:
+        """The indexed documents, as `assistant docs --json` lists them."""
+        return [doc.model_dump() for doc in library.documents()]
+
+    def remove(source: str) -> list[str]:
+        """Remove a document (by its source as /documents lists it); returns the sources removed."""
+        removed = library.remove(source)
+        if not removed:
+            raise gr.Error(f"no indexed document matches {source}; /documents lists them")
+        return removed
+
+    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> dict:
+        if not files:
+            raise gr.Error("Choose one or more files to add first.")
+        return library.add(files).model_dump()
+
+    def reindex(progress=gr.Progress(track_tqdm=True)) -> dict:
+        return library.reindex().model_dump()
+
+    def documents_view():
+        docs = library.documents()
+        return ([[doc.source, doc.chunks, doc.indexed_at] for doc in docs],
+                gr.Dropdown(choices=[doc.source for doc in docs], value=None))
+
+    def report_view(report: dict) -> str:
+        return html_view.report_html(IndexReport.model_validate(report))
+
+    with gr.Blocks(title="Cited assistant") as app:
+        answers_state = gr.State([])
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=4):
+                    conversation = gr.HTML(EMPTY_CHAT, js_on_load=CONVERSATION_JS, elem_id="conversation")
+                    with gr.Row():
+                        question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                              scale=6, elem_id="question", autofocus=True)
+                        ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    with gr.Row():
+                        new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
+                        download = gr.DownloadButton("Download as Markdown", size="sm", interactive=False,
+                                                     elem_id="download")
+                    viewer = gr.HTML(elem_id="document-viewer")
+                with gr.Column(scale=1, min_width=220):
+                    with gr.Accordion("Settings", open=True):
+                        backend = gr.Dropdown(BACKENDS, value=settings.llm, label="Answer writer",
+                                              info="none: quote the best sentences, no model")
+                        model = gr.Dropdown(["default", "small"], value=settings.model, allow_custom_value=True,
+                                            label="Model", info="local: default (1.5B), small (0.5B) or a "
+                                                                ".gguf path; transformers: a folder")
+                        passages = gr.Slider(1, 10, value=choices.default_passages(settings.llm), step=1,
+                                             label="Passages", info="numbered passages given to the model "
+                                                                    "(quotes, without one)")
+                        show_scores = gr.Checkbox(False, label="Show scores")
+        with gr.Tab("Documents") as documents_tab:
+            # No file_types filter: gradio would refuse a whole batch for one odd file; the report names it.
+            files = gr.File(file_count="multiple", label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
+                            elem_id="upload-files")
+            with gr.Row():
+                add_button = gr.Button("Add and index", variant="primary", elem_id="add-documents")
+                reindex_button = gr.Button(f"Re-index {', '.join(settings.sources)}", elem_id="reindex")
+            report = gr.HTML(elem_id="index-report")
+            report_json = gr.JSON(visible=False)
+            table = gr.Dataframe(headers=["document", "chunks", "indexed at"], datatype=["str", "number", "str"],
+                                 interactive=False, elem_id="documents-table")
+            with gr.Row():
+                to_remove = gr.Dropdown([], label="Document to remove", scale=4, elem_id="remove-choice")
+                remove_button = gr.Button("Remove", variant="stop", scale=1, elem_id="remove")
+            removed_json = gr.JSON(visible=False)
+
+        # Registered first so they own their names: the page's own events reuse some of these functions.
+        gr.api(ask, api_name="ask")
+        gr.api(documents, api_name="documents")
+        writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
+        gr.api(remove, api_name="remove", **writes)  # by source, not limited to the page's dropdown choices
+
+        chat_inputs = [question, answers_state, backend, model, passages, show_scores]
+        chat_outputs = [conversation, answers_state, question, download]
+        for trigger in (question.submit, ask_button.click):
+            trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
+        new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False)),
+                       outputs=[conversation, answers_state, viewer, download], api_visibility="private")
+        conversation.click(open_document, answers_state, viewer, api_visibility="private").then(
+            js=SCROLL_TO_QUOTE_JS)
+        show_scores.change(rerender, [answers_state, show_scores], conversation, api_visibility="private")
+        backend.change(lambda llm: gr.Slider(value=choices.default_passages(llm)), backend, passages,
+                       api_visibility="private")
+
+        add_button.click(upload, files, report_json, api_name="upload", show_progress_on=[report], **writes).success(
+            report_view, report_json, report, api_visibility="private").then(
+            documents_view, outputs=[table, to_remove], api_visibility="private").then(
+            lambda: None, outputs=files, api_visibility="private")
+        reindex_button.click(reindex, None, report_json, api_name="reindex", show_progress_on=[report],
+                             **writes).success(report_view, report_json, report, api_visibility="private").then(
+            documents_view, outputs=[table, to_remove], api_visibility="private")
+        remove_button.click(remove, to_remove, removed_json, api_visibility="private", **writes).success(
+            html_view.removed_html, removed_json, report, api_visibility="private").then(
+            documents_view, outputs=[table, to_remove], api_visibility="private")
+        for refresh in (app.load, documents_tab.select):
+            refresh(documents_view, outputs=[table, to_remove], api_visibility="private")
+    return app
+
+
+def launch(services: Services, host: str, port: int, auth: tuple[str, str] | None, block: bool = True):
+    """Start the web app; returns (app, local URL). With block=False it runs in the background (tests)."""
+    app = build_app(services).queue()
+    _, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block,
+                           show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
+                           max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME, css_paths=[STYLE])
+    return app, url
