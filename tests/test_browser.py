@@ -123,5 +123,18 @@ def test_upload_through_the_page(page, tmp_path):
     expect(page.locator("#conversation .turn").last.locator(".source").first).to_contain_text("documents/tides.txt")
 
 
+def test_a_backend_that_cannot_start_says_why_and_gives_the_question_back(page):
+    page.locator("button[role=tab]", has_text="Chat").click()
+    backend = page.get_by_label("Answer writer")
+    backend.click()
+    page.get_by_role("option", name="openai").click()
+    page.locator("#question textarea").fill("When did Mount Orrin last erupt?")
+    page.locator("#question textarea").press("Enter")
+    expect(page.get_by_text("--llm-url").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#question textarea")).to_have_value("When did Mount Orrin last erupt?")
+    backend.click()
+    page.get_by_role("option", name="none").click()
+
+
 def test_the_page_only_talks_to_this_machine(page):
     assert page.requested_hosts == {"127.0.0.1"}, page.requested_hosts

@@ -60,23 +60,28 @@ def build_app(services: Services) -> gr.Blocks:
         question = question.strip()
         if not question:
             raise gr.Error("Type a question first.")
-        answerer = choices.get(llm, model, int(passages))
         earlier = html_view.conversation_html(answers, show_scores, library.cited_text)
         sources, written = [], ""
         yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", gr.skip()
-        for event in answerer.stream(question, history_messages(answers)):
-            if isinstance(event, SourcesEvent):
-                sources = event.citations
-            elif isinstance(event, TokenEvent):
-                written += event.text
-            elif isinstance(event, AnswerEvent):
-                answers = answers + [event.answer]
-                shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
-                                                        library.cited_text)
-                yield shown, answers, gr.skip(), gr.DownloadButton(value=transcript_file(answers), interactive=True)
-                return
-            yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, gr.skip(), \
-                gr.skip()
+        try:
+            answerer = choices.get(llm, model, int(passages))  # may load a model: seconds, once
+            for event in answerer.stream(question, history_messages(answers)):
+                if isinstance(event, SourcesEvent):
+                    sources = event.citations
+                elif isinstance(event, TokenEvent):
+                    written += event.text
+                elif isinstance(event, AnswerEvent):
+                    answers = answers + [event.answer]
+                    shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
+                                                            library.cited_text)
+                    yield shown, answers, gr.skip(), gr.DownloadButton(value=transcript_file(answers),
+                                                                       interactive=True)
+                    return
+                yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers,
+                       gr.skip(), gr.skip())
+        except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
+            yield earlier or EMPTY_CHAT, answers, question, gr.skip()
+            raise gr.Error(str(exc)) from None
 
     def open_document(answers: list[Answer], event: gr.EventData) -> str:
         turn, n = int(event._data["turn"]), int(event._data["n"])
@@ -183,16 +188,18 @@ def build_app(services: Services) -> gr.Blocks:
         backend.change(lambda llm: gr.Slider(value=choices.default_passages(llm)), backend, passages,
                        api_visibility="private")
 
-        add_button.click(upload, files, report_json, api_name="upload", show_progress_on=[report], **writes).success(
-            report_view, report_json, report, api_visibility="private").then(
-            documents_view, outputs=[table, to_remove], api_visibility="private").then(
+        def then_show(write, render, result):
+            """After a write succeeds: show what it did, then the refreshed documents table."""
+            return write.success(render, result, report, api_visibility="private").then(
+                documents_view, outputs=[table, to_remove], api_visibility="private")
+
+        then_show(add_button.click(upload, files, report_json, api_name="upload", show_progress_on=[report],
+                                   **writes), report_view, report_json).then(
             lambda: None, outputs=files, api_visibility="private")
-        reindex_button.click(reindex, None, report_json, api_name="reindex", show_progress_on=[report],
-                             **writes).success(report_view, report_json, report, api_visibility="private").then(
-            documents_view, outputs=[table, to_remove], api_visibility="private")
-        remove_button.click(remove, to_remove, removed_json, api_visibility="private", **writes).success(
-            html_view.removed_html, removed_json, report, api_visibility="private").then(
-            documents_view, outputs=[table, to_remove], api_visibility="private")
+        then_show(reindex_button.click(reindex, None, report_json, api_name="reindex", show_progress_on=[report],
+                                       **writes), report_view, report_json)
+        then_show(remove_button.click(remove, to_remove, removed_json, api_visibility="private", **writes),
+                  html_view.removed_html, removed_json)
         for refresh in (app.load, documents_tab.select):
             refresh(documents_view, outputs=[table, to_remove], api_visibility="private")
     return app
