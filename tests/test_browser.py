@@ -6,7 +6,6 @@ page never asks any host but this one.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from urllib.parse import urlparse
 

@@ -3,7 +3,6 @@ command, and the assistant modules behind the page (uploads, HTML views, transcr
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
