@@ -130,6 +130,15 @@ def embedder() -> Embedder:
     return model
 
 
+def indexed_sample(base: Path, embedder: Embedder, **settings) -> tuple[Services, Path]:
+    """The sample corpus built under base/docs and indexed into base/home; returns (services, corpus)."""
+    corpus = build_good_corpus(base / "docs")
+    services = Services(load_settings(home=str(base / "home"), **settings))
+    services.embedder = embedder
+    services.indexer.sync([str(corpus)], progress=False)
+    return services, corpus
+
+
 @pytest.fixture
 def make_services(tmp_path, embedder):
     """Services on a fresh home with the shared real embedder; call with setting overrides."""

@@ -11,16 +11,9 @@ from index.loaders import extract_text, read_file
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, embedder):
-    from assistant.services import Services
-    from assistant.settings import load_settings
-    from tests.conftest import build_good_corpus
+    from tests.conftest import indexed_sample
 
-    base = tmp_path_factory.mktemp("answering")
-    corpus = build_good_corpus(base / "docs")
-    services = Services(load_settings(home=str(base / "home")))
-    services.embedder = embedder
-    services.indexer.sync([str(corpus)], progress=False)
-    return services, corpus
+    return indexed_sample(tmp_path_factory.mktemp("answering"), embedder)
 
 
 CASES = [

@@ -19,19 +19,15 @@ from assistant.records import AnswerEvent, Message, SourcesEvent, TokenEvent
 from assistant.services import Services
 from assistant.settings import load_settings
 from index.loaders import extract_text, read_file
-from tests.conftest import build_good_corpus
+from tests.conftest import indexed_sample
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def indexed_home(tmp_path_factory, embedder):
-    base = tmp_path_factory.mktemp("generation")
-    corpus = build_good_corpus(base / "docs")
-    services = Services(load_settings(home=str(base / "home")))
-    services.embedder = embedder
-    services.indexer.sync([str(corpus)], progress=False)
-    return base / "home", corpus
+    services, corpus = indexed_sample(tmp_path_factory.mktemp("generation"), embedder)
+    return services.settings.home, corpus
 
 
 @pytest.fixture(scope="module")
