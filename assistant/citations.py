@@ -154,7 +154,7 @@ def _split(reply: str) -> list[_Sentence]:
             out[-1].markers = moved
             markers = markers[len(moved):]
             raw = raw[len(lead_text):]
-        claim = _MARKER.sub("", raw).strip()
+        claim = strip_markers(raw).strip()
         punct = claim[-1] if claim[-1:] in (".", "!", "?") else ""
         claim = claim[:-1].rstrip() if punct else claim
         if claim:
@@ -162,6 +162,10 @@ def _split(reply: str) -> list[_Sentence]:
         elif out:
             out[-1].markers += markers
     return out
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub("", text)
 
 
 def _marker_numbers(text: str) -> list[int]:

@@ -130,7 +130,7 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
     services.embedder.model  # load before the clock starts: timings are per question, not per process
-    services.answerer
+    services.answerer  # and the model with it
     if as_json:
         click.echo(services.answerer.ask(question, history, top_k=top_k).model_dump_json(indent=2))
     else:

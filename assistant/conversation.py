@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from assistant.citations import strip_markers
 from assistant.llm import ChatModel
 from assistant.records import NOT_IN_DOCUMENTS, Message
 
@@ -45,7 +46,6 @@ REWRITE_PROMPT = (
 # What the model sees of the conversation: recent turns, answers shortened (they are long and cited).
 _TURNS = 3
 _ANSWER_WORDS = 40
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def rewrite_question(question: str, history: list[Message], chat_model: ChatModel | None) -> str | None:
@@ -71,7 +71,7 @@ def _rewrite_messages(question: str, history: list[Message]) -> list[dict]:
     for message in history[-2 * _TURNS:]:
         if message.content.strip() == NOT_IN_DOCUMENTS:
             continue  # says nothing about what "it" refers to, and small models copy it
-        text = " ".join(_MARKERS.sub("", message.content).split())
+        text = " ".join(strip_markers(message.content).split())
         if message.role != "user":
             words = text.split()
             text = " ".join(words[:_ANSWER_WORDS]) + (" ..." if len(words) > _ANSWER_WORDS else "")

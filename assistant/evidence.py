@@ -11,20 +11,19 @@ Every sentence is an exact span of its document's extracted text.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from index.chunking import sentence_spans
 from index.embedder import Embedder
+from index.keyword_index import content_words
 from index.records import StoredChunk
 
 # Chosen on the SQuAD sample (first quote holds the gold answer: dense alone 66.5 %, this mix 82.2 %).
 SENTENCE_WEIGHT, CHUNK_WEIGHT, KEYWORD_WEIGHT = 0.4, 0.2, 0.4
 # Headings and fragments ("Mount Orrin") match a question's words but answer nothing.
 MIN_SENTENCE_WORDS = 4
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,5 @@ def keyword_coverage(question: str, texts: list[str]) -> np.ndarray:
 
 
 def stems(text: str) -> list[str]:
-    """Lower-cased content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'."""
-    from llama_index.core.utils import globals_helper  # NLTK's English stop words, shipped offline
-
-    stop = globals_helper.stopwords
-    return [word[:5] for word in _WORD.findall(text.lower()) if word not in stop]
+    """Content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'."""
+    return [word[:5] for word in content_words(text)]

@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from assistant.citations import strip_markers  # noqa: E402
 from assistant.services import Services  # noqa: E402
 from assistant.settings import load_settings  # noqa: E402
 
@@ -90,7 +91,7 @@ def evaluate(writer: str, queries: list[dict], home: Path, show: int, rows_file:
                 raw.append(event.text)
             elif event.kind == "answer":
                 answer = event.answer
-        text = "" if answer.abstained else re.sub(r"\s*\[\d+\]", "", answer.answer)
+        text = "" if answer.abstained else strip_markers(answer.answer)
         golds = q["answers"] or [""]
         first = answer.citations[0].source if answer.citations else None
         rows.append({

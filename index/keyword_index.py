@@ -47,12 +47,17 @@ _LIVE_POSTINGS = ("keyword_terms t JOIN keyword_chunks c ON c.id = t.chunk_id "
                   "JOIN documents d ON d.version_id = c.version_id")
 
 
-def terms(text: str) -> list[str]:
-    """Lower-cased words, English stop words dropped, stemmed: 'Vaccines' meets 'vaccinated'."""
+def content_words(text: str) -> list[str]:
+    """Lower-cased words, English stop words dropped."""
     from llama_index.core.utils import globals_helper  # NLTK's English stop words, shipped offline
 
     stop = globals_helper.stopwords
-    return [_stem(word) for word in _WORD.findall(text.lower()) if word not in stop]
+    return [word for word in _WORD.findall(text.lower()) if word not in stop]
+
+
+def terms(text: str) -> list[str]:
+    """Content words, stemmed: 'Vaccines' meets 'vaccinated'."""
+    return [_stem(word) for word in content_words(text)]
 
 
 @lru_cache(maxsize=200_000)
