@@ -33,13 +33,9 @@ class AnswererChoices:
             key = (llm, model, passages)
             if key not in self._answerers:
                 count = {"max_quotes": passages} if llm == "none" else {"passages": passages}
-                variant = Services(base.model_copy(update={"llm": llm, "model": model, **count}))
-                for shared in ("embedder", "store", "manifest", "retriever"):
-                    setattr(variant, shared, getattr(self.services, shared))
-                if (llm, model) == (base.llm, base.model):
-                    self._models[llm, model] = self.services.chat_model
-                if (llm, model) not in self._models:
-                    self._models[llm, model] = variant.chat_model
-                variant.chat_model = self._models[llm, model]
+                variant = self.services.variant(llm=llm, model=model, **count)
+                if (llm, model) in self._models:  # the same model at another passage count: not loaded twice
+                    variant.chat_model = self._models[llm, model]
+                self._models[llm, model] = variant.chat_model
                 self._answerers[key] = variant.answerer
             return self._answerers[key]

@@ -16,13 +16,13 @@ becomes the best evidence sentence of the passage it points to.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.evidence import stems
+from assistant.answer_types import anchors, says, stems
 from assistant.passages import Passage
-from assistant.records import AnswerSentence, Citation
+from assistant.records import AnswerSentence, Citation, Resolution
 from index.chunking import sentence_spans
 from index.embedder import Embedder
 
@@ -30,12 +30,15 @@ from index.embedder import Embedder
 # words found in it reaches this (calibrated on crafted claims, see tests/test_citations.py).
 SUPPORT_MIN = 0.5
 _MARKER = re.compile(r"\s*\[(?:(?:passage|source|doc(?:ument)?)\s*)?(\d+(?:\s*,\s*\d+)*)\]", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ABSTAIN = re.compile(
     r"\b(not (?:in|found in|mentioned in|provided in|stated in|given in|covered (?:by|in)) the (?:documents|passages|"
     r"text|context|sources)|(?:documents|passages|text|context|sources) (?:do|does) not (?:say|mention|contain|"
     r"provide|state|specify|include|answer)|no (?:information|mention)|(?:i )?(?:do not|don't) know|cannot "
-    r"(?:answer|be answered|be determined|determine)|there is no (?:information|mention))\b", re.IGNORECASE)
+    r"(?:answer|be answered|be determined|determine)|there is no (?:information|mention)|"
+    # "A replacement has yet to be named": the passages say the thing asked for is not known.
+    r"(?:has|have) yet to be (?:named|announced|decided|revealed|disclosed|confirmed|set)|"
+    r"(?:was|were|is|are|has|have)(?: been)? not (?:been )?(?:disclosed|revealed|named|announced|made public))\b",
+    re.IGNORECASE)
 # Words that frame an answer without stating anything ("According to the passages, ...").
 _FRAMING = frozenset(stems("according passage passages document documents text context source sources based "
                            "answer question provided information mentioned states stated say says"))
@@ -47,6 +50,14 @@ class CheckedAnswer:
     abstained: bool
     citations: list[Citation]
     sentences: list[AnswerSentence]
+    resolution: Resolution = "written"
+    # (document path, start, end) of the sentence each claim came closest to, supported or not: what the model
+    # drew on, which may answer even when what it wrote does not hold up.
+    drew_on: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def supported_text(self) -> str:
+        return " ".join(strip_markers(s.text) for s in self.sentences if s.supported)
 
 
 @dataclass
@@ -60,7 +71,7 @@ class _Sentence:
     supported: bool = False
 
 
-def check_answer(reply: str, passages: list[Passage], embedder: Embedder) -> CheckedAnswer:
+def check_answer(reply: str, passages: list[Passage], embedder: Embedder, question: str) -> CheckedAnswer:
     by_n = {p.n: p for p in passages}
     sentences = _split(reply)
     for s in sentences:
@@ -71,15 +82,17 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder) -> Che
         pointed = [n for n in _marker_numbers(reply) if n in by_n]
         if pointed and not any(_ABSTAIN.search(s.claim) for s in sentences):
             return _quote_passage(by_n[pointed[0]])  # a bare "[1]": the model pointed, the passage speaks
-        return CheckedAnswer(text="", abstained=True, citations=[], sentences=[])
+        return CheckedAnswer(text="", abstained=True, citations=[], sentences=[], resolution="declined-by-model")
 
     candidates = [(p, start, end) for p in passages for start, end in p.sentences]
-    vectors = embedder.embed([s.claim for s in factual] + [p.slice(start, end) for p, start, end in candidates])
+    vectors = embedder.embed_remembered([s.claim for s in factual] + [p.slice(start, end) for p, start, end in candidates])
     claim_vectors, source_vectors = vectors[:len(factual)], vectors[len(factual):]
     chosen: dict[int, list[tuple[int, int]]] = {}
     best_support: dict[int, float] = {}
+    drew_on = []
     for s, claim_vector in zip(factual, claim_vectors):
-        support = _support(s.claim, claim_vector, candidates, source_vectors)  # n -> (score, start, end)
+        support, closest = _support(s.claim, claim_vector, candidates, source_vectors, question)
+        drew_on.append((closest[0].document.path, closest[1], closest[2]))
         backing = [n for n in s.markers if support[n][0] >= SUPPORT_MIN]
         if not backing:
             best = max(support, key=lambda n: support[n][0])
@@ -92,7 +105,7 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder) -> Che
     if not any(s.supported for s in factual):
         return CheckedAnswer(text="", abstained=True, citations=[],
                              sentences=[AnswerSentence(text=s.claim + s.end_punct, citations=[], supported=False)
-                                        for s in factual])
+                                        for s in factual], resolution="declined-unsupported", drew_on=drew_on)
     citations = []
     for n in sorted(chosen):
         start, end = min(a for a, _ in chosen[n]), max(b for _, b in chosen[n])
@@ -102,29 +115,59 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder) -> Che
     text = "".join(_render(s) + s.separator for s in sentences).strip()
     return CheckedAnswer(text=text, abstained=False, citations=citations,
                          sentences=[AnswerSentence(text=_render(s), citations=list(s.cited), supported=s.supported)
-                                    for s in factual])
+                                    for s in factual], drew_on=drew_on)
 
 
 def _support(claim: str, claim_vector: np.ndarray, candidates: list[tuple[Passage, int, int]],
-             source_vectors: np.ndarray) -> dict[int, tuple[float, int, int]]:
-    """Best supporting sentence of each passage for the claim: n -> (score, start, end)."""
-    terms = set(stems(claim))
-    numbers = set(_numbers(claim))
+             source_vectors: np.ndarray, question: str) -> tuple[dict[int, tuple[float, int, int]],
+                                                                  tuple[Passage, int, int]]:
+    """Best supporting sentence of each passage for the claim (n -> (score, start, end)), and the sentence the
+    claim is closest to in words and meaning, whatever its names and numbers say (what the model drew on).
+
+    An answer restates its question and adds the answer ("The march will take place at Tweedbank"); only
+    what it adds needs the source, so word coverage counts the claim's words that are not the question's.
+    Every name, date, quoted title and number it pins down must be in the supporting sentence or a neighbour
+    (or the question, or the document's headline): a near-miss figure or an invented name makes the claim
+    unsupported however close the rest of the words."""
+    question_terms = set(stems(question))
+    terms = set(stems(claim)) - question_terms or set(stems(claim))
+    pinned = {a for a in anchors(claim) if not says(question, a)}
     best: dict[int, tuple[float, int, int]] = {}
+    closest, closest_score = candidates[0], -1.0
     cosines = source_vectors @ claim_vector
     for (passage, start, end), cosine in zip(candidates, cosines):
-        sentence = passage.slice(start, end)
-        coverage = len(terms & set(stems(sentence))) / len(terms) if terms else 0.0
-        score = 0.5 * float(cosine) + 0.5 * coverage
-        if not numbers <= set(_numbers(passage.text)):
-            score = 0.0  # a figure the passage does not contain is invented, however close the words
+        span = _stating(passage, (start, end), pinned)
+        # Words may come from the neighbour that states part of the claim ("71 ... and died of Alzheimer's").
+        stated = set(stems(passage.slice(*(span or (start, end)))))
+        score = 0.5 * float(cosine) + 0.5 * (len(terms & stated) / len(terms) if terms else 0.0)
+        if score > closest_score:
+            closest, closest_score = (passage, start, end), score
+        if span is None:
+            score, span = 0.0, (start, end)  # a figure or a name the sentence does not give is invented
         if score > best.get(passage.n, (-1.0,))[0]:
-            best[passage.n] = (score, start, end)
-    return best
+            best[passage.n] = (score, *span)
+    return best, closest
+
+
+def _stating(passage: Passage, sentence: tuple[int, int], pinned: set[str]) -> tuple[int, int] | None:
+    """The sentence, widened to a neighbour that states what the sentence lacks of `pinned` (the claim's names,
+    dates, titles and numbers); None when neither the sentence, its neighbours nor the headline state them all.
+    A number from elsewhere in a long passage does not back a claim about this sentence's fact."""
+    index = passage.sentences.index(sentence)
+    neighbours = [passage.sentences[i] for i in (index - 1, index + 1) if 0 <= i < len(passage.sentences)]
+    start, end = sentence
+    for anchor in pinned:
+        if says(passage.slice(*sentence), anchor) or says(passage.document.heading, anchor):
+            continue
+        holder = next((n for n in neighbours if says(passage.slice(*n), anchor)), None)
+        if holder is None:
+            return None
+        start, end = min(start, holder[0]), max(end, holder[1])
+    return start, end
 
 
 def _quote_passage(passage: Passage) -> CheckedAnswer:
-    start, end = passage.sentences[-1]  # the evidence sentence itself; the one before is context
+    start, end = passage.best
     quote = passage.slice(start, end)
     citation = Citation(n=passage.n, source=passage.source, quote=quote, start=start, end=end,
                         score=passage.score)
@@ -175,7 +218,3 @@ def _marker_numbers(text: str) -> list[int]:
 def _render(s: _Sentence) -> str:
     markers = "".join(f"[{n}]" for n in s.cited)
     return f"{s.claim} {markers}{s.end_punct}" if markers else f"{s.claim}{s.end_punct}"
-
-
-def _numbers(text: str) -> list[str]:
-    return [n.replace(",", "") for n in _NUMBER.findall(text)]

@@ -11,6 +11,7 @@ import click
 
 from assistant.access import check_exposure, parse_auth
 from assistant.conversation import HistoryError, load_history
+from assistant.evaluation import EvalError
 from assistant.llm import LLMError
 from assistant.models import ModelError
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, StreamEvent, TokenEvent
@@ -20,8 +21,8 @@ from index.lock import IndexBusy
 from index.store import StoreUnavailable
 
 EXIT_SKIPPED = 3  # indexing finished, but some files were skipped (see the report)
-_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, LLMError, ModelError, FileNotFoundError,
-                ValueError)
+_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, EvalError, LLMError, ModelError,
+                FileNotFoundError, ValueError)
 
 
 def _user_errors(command):
@@ -163,6 +164,49 @@ def chat_command(services: Services, top_k) -> None:
             continue
         answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(dir_okay=False))
+@click.option("--compare", "specs", multiple=True, metavar="SETTING=VALUE[,...]",
+              help="Also run with these settings changed, side by side (repeatable): no-llm, model=small, "
+                   "passages=6, top_k=8,abstain_below=0.3 ...")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for report.md, eval.svg and results.json (default ./eval-<question set name>).")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary of each variant as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@_user_errors
+def eval_command(services: Services, questions, specs, out_dir, limit, as_json, quiet) -> None:
+    """Score answers on QUESTIONS, a JSON question set, against the current index and settings.
+
+    Each entry: {"id", "question", "history": [...], "answerable": true|false, "answers": [accepted strings],
+    "support": [{"file": "path/suffix/of/the/document.txt"}], "kind": "factoid"}. An answerable question is
+    right when an accepted answer appears in the answer or its quotes and a support file is cited (for kind
+    "two-sentence", every answer must appear); an unanswerable one when the assistant declines.
+    """
+    from pathlib import Path
+
+    from assistant.eval_report import summary_rows, write_report
+    from assistant.evaluation import load_questions, parse_variant, run_eval
+
+    entries = load_questions(questions)[:limit]
+    variants = [("settings", {})] + [(spec, parse_variant(spec)) for spec in specs]
+    _warn_if_empty(services)
+    services.embedder.model  # loaded before the first question, so its latency is the question's own
+    report = run_eval(services, entries, questions, variants, progress=not quiet)
+    folder = Path(out_dir or f"eval-{Path(questions).stem}")
+    written = write_report(report, folder)
+    if as_json:
+        click.echo(json.dumps([v.model_dump() for v in report.variants], indent=2))
+        return
+    width = max(len(name) for name, _ in summary_rows(report.variants))
+    click.echo(f"{len(entries)} questions, {report.seconds:.0f} s")
+    click.echo(" " * width + "  " + "  ".join(v.label for v in report.variants))
+    for name, values in summary_rows(report.variants):
+        click.echo(f"{name:<{width}}  " + "  ".join(values))
+    click.echo("wrote " + ", ".join(str(p) for p in written))
 
 
 @cli.command("serve")

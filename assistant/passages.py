@@ -1,36 +1,32 @@
-"""Numbered passages for the model: a few tight windows around the best evidence sentences.
+"""What the model reads: the best evidence sentences, in their documents' order, under a word budget.
 
-A small model on two cores reads about 60 prompt tokens a second, so the prompt carries sentences,
-not whole chunks: each passage is one strong evidence sentence, with the sentence before it when that
-fits (news sentences lean on the previous one for their subject: "He said ..."). Every passage is an
-exact span of its document's extracted text, so any sentence inside it can be quoted verbatim.
+A small model on two cores reads 45-130 prompt tokens a second, so the prompt carries chosen sentences,
+not whole documents: the highest-ranked evidence until `passage_words` words or `passages` sentences,
+whichever comes first. They are shown in document order, each document under its headline, and
+sentences that are neighbours in the document are merged into one numbered passage, so the model
+reads runs of text rather than shuffled fragments. Every passage is an exact span of its document's
+extracted text, so any sentence in it can be quoted verbatim.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.evidence import Evidence
-from index.chunking import sentence_spans
-from index.records import StoredChunk
-
-# Evidence further than this below the best sentence is noise to a small model, not context.
-PASSAGE_MARGIN = 0.15
-# A passage grows to include the previous sentence only while it stays under this many words.
-PASSAGE_WORDS = 60
+from assistant.evidence import Document, Evidence
 
 
 @dataclass(frozen=True)
 class Passage:
     n: int
-    chunk: StoredChunk
+    document: Document
     start: int  # offsets in the document's extracted text
     end: int
-    score: float  # the evidence score of the sentence it was built around
+    score: float  # the best evidence score among its sentences
     sentences: tuple[tuple[int, int], ...]  # document offsets of its sentences, in order
+    best: tuple[int, int]  # its best-ranked sentence: what it is quoted by before anything is written
 
     def slice(self, start: int, end: int) -> str:
-        return self.chunk.text[start - self.chunk.start:end - self.chunk.start]
+        return self.document.text[start:end]
 
     @property
     def text(self) -> str:
@@ -38,35 +34,49 @@ class Passage:
 
     @property
     def source(self) -> str:
-        return self.chunk.source
+        return self.document.source
 
 
-def build_passages(evidence: list[Evidence], limit: int) -> list[Passage]:
-    """Up to `limit` passages from evidence ranked best first, none repeating another's sentence."""
-    passages: list[Passage] = []
-    seen_text: set[str] = set()
+def select_evidence(evidence: list[Evidence], limit: int, words: int | None = None) -> list[Evidence]:
+    """The best evidence, best first: up to `limit` sentences and `words` words (the first always fits), none
+    repeating another's text (a wire story filed twice)."""
+    chosen: list[Evidence] = []
+    seen: set[str] = set()
+    used = 0
     for item in evidence:
-        if len(passages) == limit or (passages and item.score < passages[0].score - PASSAGE_MARGIN):
-            break
         key = " ".join(item.text.split())
-        covered = any(p.chunk.path == item.chunk.path and p.start <= item.start < p.end for p in passages)
-        if key in seen_text or covered:
-            continue  # a wire story filed twice, or a sentence already shown as context
-        seen_text.add(key)
-        window = _window(item)
-        passages.append(Passage(n=len(passages) + 1, chunk=item.chunk, start=window[0][0], end=window[-1][1],
-                                score=item.score, sentences=tuple(window)))
+        if key in seen:
+            continue
+        size = len(key.split())
+        if len(chosen) == limit or (words is not None and chosen and used + size > words):
+            break
+        seen.add(key)
+        chosen.append(item)
+        used += size
+    return chosen
+
+
+def build_passages(chosen: list[Evidence]) -> list[Passage]:
+    """Numbered passages: documents in the order of their best evidence, sentences in document order,
+    neighbouring sentences merged."""
+    by_document: dict[int, list[Evidence]] = {}
+    for item in chosen:
+        by_document.setdefault(id(item.document), []).append(item)
+    passages: list[Passage] = []
+    for items in by_document.values():
+        document = items[0].document
+        position = {(s.start, s.end): i for i, s in enumerate(document.sentences)}
+        run: list[Evidence] = []
+        for item in sorted(items, key=lambda e: e.start):
+            if run and position[(item.start, item.end)] != position[(run[-1].start, run[-1].end)] + 1:
+                passages.append(_passage(len(passages) + 1, run))
+                run = []
+            run.append(item)
+        passages.append(_passage(len(passages) + 1, run))
     return passages
 
 
-def _window(item: Evidence) -> list[tuple[int, int]]:
-    chunk = item.chunk
-    spans = [(chunk.start + s.start, chunk.start + s.end) for s in sentence_spans(chunk.text)]
-    index = next(i for i, (start, end) in enumerate(spans) if start <= item.start < end)
-    window = [spans[index]]
-    if index > 0:
-        previous = spans[index - 1]
-        words = len(chunk.text[previous[0] - chunk.start:item.end - chunk.start].split())
-        if words <= PASSAGE_WORDS:
-            window.insert(0, previous)
-    return window
+def _passage(n: int, run: list[Evidence]) -> Passage:
+    best = max(run, key=lambda e: e.score)
+    return Passage(n=n, document=run[0].document, start=run[0].start, end=run[-1].end, score=best.score,
+                   sentences=tuple((e.start, e.end) for e in run), best=(best.start, best.end))

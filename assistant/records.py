@@ -10,6 +10,20 @@ from pydantic import BaseModel, Field
 NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this question."
 
 
+# How an answer came about; the JSON's `resolution` says which, so a user can see why an answer looks as it does.
+RESOLUTIONS = {
+    "written": "the model's answer, checked against the passages",
+    "quoted": "the evidence sentences themselves (no model)",
+    "quoted-instead": "the model's reply did not give what was asked; the evidence sentences that do are quoted",
+    "declined-off-topic": "nothing retrieved comes close to the question; the model was not asked",
+    "declined-by-model": "the model read the passages and said they do not answer",
+    "declined-unsupported": "nothing the model wrote is supported by the passages",
+    "declined-not-answered": "no passage gives what the question asks for (a number, a name, a date...)",
+}
+Resolution = Literal["written", "quoted", "quoted-instead", "declined-off-topic", "declined-by-model",
+                     "declined-unsupported", "declined-not-answered"]
+
+
 class Citation(BaseModel):
     n: int = Field(description="the [n] marker in the answer (the passage's number)")
     source: str = Field(description="the document's path as given when indexed")
@@ -37,6 +51,8 @@ class Answer(BaseModel):
     evidence_score: float | None = Field(None, description="score of the best quote; under the abstention "
                                                                "threshold the answer abstains")
     standalone_question: str | None = Field(None, description="the follow-up rewritten for retrieval")
+    resolution: Resolution = Field("quoted", description="how the answer came about: " + "; ".join(
+        f"{name}: {meaning}" for name, meaning in RESOLUTIONS.items()))
     timings: dict[str, float] = {}
 
     @property

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from functools import cached_property
 
+from pydantic import ValidationError
+
 from assistant.answering import Answerer
 from assistant.llm import ChatModel, build_chat_model
 from assistant.retrieval import HybridRetriever
-from assistant.settings import Settings
+from assistant.settings import Settings, SettingsError
 from index.keyword_index import KeywordIndex
 from index.embedder import Embedder
-from index.manifest import Manifest
+from index.manifest import DocumentTexts, Manifest
 from index.store import ChunkStore
 from index.sync import Indexer
 
@@ -24,10 +26,35 @@ def quiet_offline_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+# What each component is built from: a variant of the settings that leaves these alone shares the component.
+_BUILT_FROM = {
+    "embedder": ("embedder_path",),
+    "store": ("home", "chroma_url", "collection"),
+    "manifest": ("home", "chroma_url", "collection"),
+    "document_texts": ("home", "chroma_url", "collection"),
+    "retriever": ("home", "chroma_url", "collection", "embedder_path", "retrieval"),
+    "chat_model": ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "home"),
+}
+
+
 class Services:
     def __init__(self, settings: Settings):
         quiet_offline_environment()
         self.settings = settings
+
+    def variant(self, **overrides) -> "Services":
+        """Services with some settings changed (values as typed: "6", "none"), sharing every component those
+        settings do not touch: the index, the embedder, a loaded model (seconds to load, memory to hold)."""
+        try:
+            settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
+        except ValidationError as exc:
+            raise SettingsError(f"invalid settings {overrides}: "
+                                + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+        variant = Services(settings)
+        for component, keys in _BUILT_FROM.items():
+            if all(getattr(settings, key) == getattr(self.settings, key) for key in keys):
+                setattr(variant, component, getattr(self, component))
+        return variant
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -41,6 +68,10 @@ class Services:
     @cached_property
     def manifest(self) -> Manifest:
         return Manifest(self.settings.home / f"manifest-{self.settings.store_key}.sqlite")
+
+    @cached_property
+    def document_texts(self) -> DocumentTexts:
+        return DocumentTexts(self.manifest.path)
 
     @cached_property
     def retriever(self) -> HybridRetriever:
@@ -70,6 +101,6 @@ class Services:
     @cached_property
     def answerer(self) -> Answerer:
         s = self.settings
-        return Answerer(self.retriever, self.embedder, self.chat_model, top_k=s.top_k, passages=s.passages,
-                        max_quotes=s.max_quotes, abstain_below=s.abstain_below,
-                        max_answer_tokens=s.max_answer_tokens)
+        return Answerer(self.retriever, self.document_texts.get, self.embedder, self.chat_model, top_k=s.top_k,
+                        passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
+                        abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens)

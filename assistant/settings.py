@@ -47,8 +47,10 @@ class Settings(BaseSettings):
     llm_context: int = Field(4096, ge=512, description="local: context window in tokens, shared by two cache slots")
     llm_threads: int | None = Field(None, ge=1, description="local: CPU threads (unset = all cores)")
     max_answer_tokens: int = Field(256, ge=16, description="longest answer the model may write")
-    passages: int = Field(4, ge=1, le=10, description="numbered passages given to the model")
-    abstain_below: float = Field(0.44, description="evidence score (best quote) under which the answer is "
+    passages: int = Field(10, ge=1, le=30, description="evidence sentences the model reads, at most")
+    passage_words: int = Field(220, ge=20, le=2000, description="words of evidence the model reads, at most "
+                                                                "(more: right more often, slower first token)")
+    abstain_below: float = Field(0.3, description="evidence score (best quote) under which the answer is "
                                                     "'not in the documents' (calibrated, see README)")
 
     def api_key(self) -> str | None:

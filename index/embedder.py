@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+# Sentences remembered by embed_remembered: a few hundred documents' worth, a few MB.
+_REMEMBERED = 8192
 
 
 def packaged_minilm_path() -> str:
@@ -27,6 +32,8 @@ class Embedder:
                 f"{self.model_path} is not a sentence-transformers model folder (no config.json); "
                 "set embedder_path to a local model folder")
         self.batch_size = batch_size
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence -> vector, least recent first
+        self._memory_lock = threading.Lock()
 
     @cached_property
     def model(self):
@@ -64,3 +71,21 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_remembered(self, texts: list[str]) -> np.ndarray:
+        """Embed sentences, remembering recent ones: answering embeds the same document's sentences again for a
+        follow-up, and the citation checker re-reads the sentences that ranking just embedded."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._memory_lock:
+            known = {t: self._memory[t] for t in texts if t in self._memory}
+            for text in known:
+                self._memory.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self.embed(missing)))
+            with self._memory_lock:
+                self._memory.update((t, known[t]) for t in missing)
+                while len(self._memory) > _REMEMBERED:
+                    self._memory.popitem(last=False)
+        return np.stack([known[t] for t in texts])

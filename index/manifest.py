@@ -18,9 +18,11 @@ counts postings of live versions, so it never sees either in between (index/keyw
 from __future__ import annotations
 
 import sqlite3
+import threading
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from index import keyword_index
@@ -130,6 +132,22 @@ class Manifest:
 
     def close(self) -> None:
         self._db.close()
+
+
+class DocumentTexts:
+    """Read-only access to extracted texts by sha256, for answering (its own connection, so a reader never
+    sits inside an indexing run's transaction). A text never changes under its hash, so caching is safe."""
+
+    def __init__(self, db_path: Path):
+        self._db = sqlite3.connect(db_path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA query_only = ON")
+        self._lock = threading.Lock()
+        self.get = lru_cache(maxsize=64)(self._read)
+
+    def _read(self, sha256: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT text FROM texts WHERE sha256 = ?", (sha256,)).fetchone()
+        return zlib.decompress(row[0]).decode("utf-8") if row else None
 
 
 class _Transaction:

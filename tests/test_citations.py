@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import check_answer
+from assistant.evidence import Document
 from assistant.passages import Passage
 from index.chunking import sentence_spans
-from index.records import StoredChunk
 
 DOCUMENT = (
     "Veltria harbour report. "
@@ -20,11 +20,12 @@ DOCUMENT = (
 )
 
 
-def passage(n: int, first_sentence: int, count: int) -> Passage:
-    chunk = StoredChunk(chunk_id="v-00000", source="report.txt", path="/docs/report.txt", sha256="x", start=0,
-                        end=len(DOCUMENT), text=DOCUMENT, score=0.6)
-    spans = [(s.start, s.end) for s in sentence_spans(DOCUMENT)][first_sentence:first_sentence + count]
-    return Passage(n=n, chunk=chunk, start=spans[0][0], end=spans[-1][1], score=0.6, sentences=tuple(spans))
+def passage(n: int, first_sentence: int, count: int, text: str = DOCUMENT) -> Passage:
+    document = Document(source="report.txt", path="/docs/report.txt", sha256="x", text=text, relevance=1.0,
+                        chunks=())
+    spans = [(s.start, s.end) for s in sentence_spans(text)][first_sentence:first_sentence + count]
+    return Passage(n=n, document=document, start=spans[0][0], end=spans[-1][1], score=0.6, sentences=tuple(spans),
+                   best=spans[-1])
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,10 @@ def passages():
     return [passage(1, 1, 2), passage(2, 3, 2), passage(3, 5, 1)]
 
 
-def check(reply, passages, embedder):
-    result = check_answer(reply, passages, embedder)
+def check(reply, passages, embedder, question="What does the report say?"):
+    result = check_answer(reply, passages, embedder, question)
     for citation in result.citations:  # whatever the reply, every quote is the source's own text
-        assert DOCUMENT[citation.start:citation.end] == citation.quote
+        assert passages[0].document.text[citation.start:citation.end] == citation.quote
     return result
 
 
@@ -67,7 +68,9 @@ def test_a_citation_to_the_wrong_passage_moves_to_the_right_one(passages, embedd
 def test_a_factual_sentence_without_citation_gets_one(passages, embedder):
     result = check("The summit of Mount Orrin stands 3,120 metres above sea level.", passages, embedder)
     assert result.text == "The summit of Mount Orrin stands 3,120 metres above sea level [2]."
-    assert result.citations[0].quote == "The summit stands 3,120 metres above sea level."
+    # The claim names Mount Orrin, which its supporting sentence leaves to the one before: the quote holds both.
+    assert result.citations[0].quote == ("Mount Orrin last erupted in 1931, burying the village of Kesh under ash. "
+                                         "The summit stands 3,120 metres above sea level.")
 
 
 def test_an_invented_sentence_is_flagged_and_the_supported_one_kept(passages, embedder):
@@ -113,3 +116,39 @@ def test_framing_sentences_are_not_claims(passages, embedder):
     result = check("According to the passages:\nMount Orrin last erupted in 1931 [2].", passages, embedder)
     assert [s.text for s in result.sentences] == ["Mount Orrin last erupted in 1931 [2]."]
     assert not result.abstained
+
+
+# One long passage, as merged neighbouring evidence sentences make them: a figure from one sentence must not
+# back a claim about another's fact.
+HARBOUR = ("The Port of Veltria handled 4.2 million containers in 2023. "
+           "Its new crane terminal opened in March after two years of building work. "
+           "A fire at the Orlan mill injured three workers in May. "
+           "Dock workers voted for a 6% pay rise in October.")
+
+
+@pytest.fixture(scope="module")
+def harbour():
+    return [passage(1, 0, 4, HARBOUR)]
+
+
+def test_a_figure_from_another_part_of_the_passage_is_unsupported(harbour, embedder):
+    result = check("Dock workers voted for a 4.2% pay rise in October [1].", harbour, embedder,
+                   "What pay rise did the dock workers vote for?")
+    assert result.abstained and [s.supported for s in result.sentences] == [False]
+    right = check("Dock workers voted for a 6% pay rise in October [1].", harbour, embedder,
+                  "What pay rise did the dock workers vote for?")
+    assert [c.quote for c in right.citations] == ["Dock workers voted for a 6% pay rise in October."]
+
+
+def test_an_invented_name_is_unsupported(harbour, embedder):
+    result = check("The crane terminal was opened by mayor Lena Holm in March [1].", harbour, embedder,
+                   "When did the crane terminal open?")
+    assert result.abstained
+
+
+def test_an_answer_is_checked_on_what_it_adds_to_the_question(harbour, embedder):
+    # Most of the words restate the question; what the answer adds ("October") is what the source must give.
+    result = check("The dock workers of the Port of Veltria voted on their pay in October [1].", harbour, embedder,
+                   "When did the dock workers of the Port of Veltria vote on their pay?")
+    assert not result.abstained
+    assert [c.quote for c in result.citations] == ["Dock workers voted for a 6% pay rise in October."]

@@ -151,8 +151,8 @@ def build_app(services: Services) -> gr.Blocks:
                         model = gr.Dropdown(["default", "small"], value=settings.model, allow_custom_value=True,
                                             label="Model", info="local: default (1.5B), small (0.5B) or a "
                                                                 ".gguf path; transformers: a folder")
-                        passages = gr.Slider(1, 10, value=choices.default_passages(settings.llm), step=1,
-                                             label="Passages", info="the model reads (quotes, without one)")
+                        passages = gr.Slider(1, 20, value=choices.default_passages(settings.llm), step=1,
+                                             label="Sentences", info="the model reads at most (quotes, without one)")
                         show_scores = gr.Checkbox(False, label="Show scores")
         with gr.Tab("Documents") as documents_tab:
             # No file_types filter: gradio would refuse a whole batch for one odd file; the report names it.

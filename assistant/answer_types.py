@@ -1,0 +1,183 @@
+"""What a question asks for, and whether a text gives it.
+
+"How many subscribers did Vodafone lose?" asks for a number; the sentence that answers it ("a net loss
+of more than 58,000 customers") shares almost no words with the question, but it holds a number the
+question does not. Evidence ranking, the answer check and the decision to decline all use this one
+reading of the question:
+- ranking lifts sentences that hold something of the asked type that the question does not already say;
+- an answer that does not supply it is a restatement, not an answer;
+- when no passage holds it at all, the documents do not answer, however on-topic they are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from index.keyword_index import content_words, terms
+
+AnswerType = Literal["money", "percent", "duration", "age", "number", "date", "name", "reason", "other"]
+# Kinds that are numbers of some sort: any number is partial evidence for them.
+NUMERIC: frozenset[str] = frozenset({"money", "percent", "duration", "age", "number"})
+
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 "hundred|thousand|million|billion|trillion|dozen|half|quarter")
+_NUMBER = re.compile(rf"\d+(?:[.,]\d+)*|\b(?:{_NUMBER_WORDS})s?\b", re.IGNORECASE)
+_MONEY = re.compile(r"[£$€¥]\s?\d|\d(?:[.,]\d+)*\s?(?:m|bn|k)\b|\b\d+(?:[.,]\d+)*\s*(?:million|billion|trillion)?\s*"
+                    r"(?:pounds|dollars|euros|yen|yuan|francs|rupees|pence|cents)\b|\b(?:pounds|dollars|euros)\b",
+                    re.IGNORECASE)
+_PERCENT = re.compile(r"%|\bper ?cent\b|\bpercentage points?\b", re.IGNORECASE)
+_UNIT_OF_TIME = r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|century|seasons?)"
+_DURATION = re.compile(rf"(?:\d+(?:[.,]\d+)*|\b(?:{_NUMBER_WORDS}|a|an|several|few)\b)(?:[\s-]+(?:and a half|"
+                       rf"{_NUMBER_WORDS}))*[\s-]+{_UNIT_OF_TIME}\b", re.IGNORECASE)
+_AGE = re.compile(r"\b\d+-year-old\b|\baged? \d+\b|\b\d+ years old\b|\b(?:" + _NUMBER_WORDS + r")-year-old\b",
+                  re.IGNORECASE)
+_MONTH_OR_DAY = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+                 "monday|tuesday|wednesday|thursday|friday|saturday|sunday")
+_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d\d)s?\b|\b(?:{_MONTH_OR_DAY})\b|\b(?:yesterday|today|tomorrow|tonight)\b|"
+                   r"\b(?:last|next|this) (?:week|month|year|summer|winter|spring|autumn|season)\b|\b\d{1,2}(?:st|nd|rd|th)\b"
+                   r"|\b(?:early|mid|late)-?(?:1[5-9]\d\d|20\d\d)s?\b", re.IGNORECASE)
+# Words that show a cause: "because of a back injury", "thanks to rubber production".
+_REASON = re.compile(r"\b(?:because|due to|thanks to|owing to|as a result|after|following|since|so that|in order to|"
+                     r"caused|causing|blamed|forced|forcing|led to|fears?|feared|concerns?|reasons?|would make)\b",
+                     re.IGNORECASE)
+# A capitalised word that is not the first of its sentence, or a phrase in quotation marks.
+_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\"“‘'])\b[A-Z][\w'’&.-]*\w|\b[A-Z]{2,}\b")
+# Straight or curly quotation marks, double or single, but not an apostrophe inside a word ("Liberia's").
+_QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'\"]{2,60})[’'](?!\w)")
+# Capitalised words that name nothing in particular.
+_NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his her its their this that these those "
+                       "but and or if in on at of for to by with as bbc".split())
+
+_QUESTION_KINDS: list[tuple[AnswerType, re.Pattern]] = [
+    ("percent", re.compile(r"\bpercentage\b|\bper ?cent\b|\bwhat (?:proportion|share|fraction)\b|\bhow much of\b")),
+    ("age", re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b")),
+    ("money", re.compile(r"\bhow (?:much|rich)\b.*\b(?:cost|costs|pay|paid|pays|worth|price|fee|fees|fine|fined|sell|sold|"
+                         r"spend|spent|earn|earned|raise|raised|salary|money|cash|budget|fund|funds|invest|invested|"
+                         r"charge|charged|owe|owed|bid|offer|offered|compensation|damages)\b|\bhow rich\b|"
+                         r"\bwhat (?:was|is|will|would)?\s*(?:be )?the (?:price|cost|fee|fine|salary|bill|value|wage)\b|"
+                         r"\bwhat (?:salary|price|fee|fine|sum|wage|compensation)\b|"
+                         r"\b(?:sell|sold|go) for\b|\bhow much (?:money|cash)\b|\bthe most\b.*\bfined?\b")),
+    ("duration", re.compile(r"\bhow long\b|\bfor how many (?:years|months|weeks|days|hours)\b|\bhow frequently\b|"
+                            r"\bhow often\b")),
+    ("number", re.compile(r"\bhow (?:many|much|large|big|far|tall|high|heavy|deep|wide|fast|long)\b|\bwhat (?:was|is)? ?"
+                          r"the (?:score|number|total|figure|death toll|toll|size|population|attendance|turnout|"
+                          r"crowd|distance|amount|rate)\b|\bnumber of\b|\bwhat (?:score|number|amount)\b")),
+    ("date", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time|decade)\b|\bwhich (?:year|date|day|month|decade)\b|"
+                        r"\bsince when\b|\bhow soon\b")),
+    ("reason", re.compile(r"\bwhy\b|\bwhat (?:was|is|were|are) the reasons?\b|\bfor what reason\b|\bwhat caused\b")),
+    ("name", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\bwhich\b|\bwhat (?:is|was|are|were) (?:the )?(?:name|title)s?\b|"
+                        r"\bcalled\b|\bnamed\b|\bwhat (?:company|firm|team|club|country|city|town|band|group|film|"
+                        r"book|song|album|show|programme|product|brand|party)\b")),
+]
+
+
+def answer_type(question: str) -> AnswerType:
+    """What kind of thing the question asks for; 'other' when its words do not say."""
+    lowered = " ".join(question.lower().split())
+    for kind, pattern in _QUESTION_KINDS:
+        if pattern.search(lowered):
+            return kind
+    return "other"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question, read for what it asks."""
+
+    question: str
+    kind: AnswerType
+
+    @classmethod
+    def of(cls, question: str) -> "Ask":
+        return cls(question, answer_type(question))
+
+    @property
+    def specific(self) -> bool:
+        """Asks for a number, a date or a name: a text either holds one or cannot answer."""
+        return self.kind not in ("reason", "other")
+
+    def items(self, text: str) -> list[str]:
+        """The things of the asked kind in `text` that the question does not already say."""
+        return [item for item in _items(self.kind, text) if not self._in_question(item)]
+
+    def offers(self, text: str) -> float:
+        """1 when the text holds something of the asked kind that is new to the question; 0.5 when it holds
+        only a number for a question that asks for a particular kind of number; else 0."""
+        if self.kind == "other":
+            return 0.0
+        if self.items(text):
+            return 1.0
+        if self.kind in NUMERIC and [n for n in _items("number", text) if not self._in_question(n)]:
+            return 0.5
+        return 0.0
+
+    def answered_by(self, text: str) -> bool:
+        """Does the text supply what is asked, or only restate the question? For a why- or open question: does
+        it say anything the question does not?"""
+        if self.kind in ("reason", "other"):
+            return bool(set(terms(text)) - set(terms(self.question)))
+        return bool(self.items(text))
+
+    def _in_question(self, item: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(_normal(item))}(?!\w)", _normal(self.question)) is not None
+
+
+def _items(kind: AnswerType, text: str) -> list[str]:
+    if kind == "money":
+        return [m.group() for m in _MONEY.finditer(text)]
+    if kind == "percent":
+        return [m.group() for m in _PERCENT.finditer(text)] and [m.group() for m in _NUMBER.finditer(text)]
+    if kind == "duration":
+        return [m.group() for m in _DURATION.finditer(text)]
+    if kind == "age":
+        return [m.group() for m in _AGE.finditer(text)]
+    if kind == "number":
+        return [m.group() for m in _NUMBER.finditer(text)]
+    if kind == "date":
+        return [m.group() for m in _DATE.finditer(text)]
+    if kind == "reason":
+        return [m.group() for m in _REASON.finditer(text)]
+    if kind == "name":
+        names = [m.group() for m in _CAPITALISED.finditer(text)
+                 if m.group().lower() not in _NOT_NAMES and not _DATE.fullmatch(m.group())]
+        return names + [m.group(1) or m.group(2) for m in _QUOTED.finditer(text)]
+    return []
+
+
+_SMALL_NUMBERS = {word: str(value) for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())}
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, as digits: '58,000' and '58000' are one number, 'six' is 6."""
+    found = {n.replace(",", "") for n in _DIGITS.findall(text)}
+    return found | {_SMALL_NUMBERS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _SMALL_NUMBERS}
+
+
+def anchors(text: str) -> set[str]:
+    """What a claim pins down and a source must therefore say too: names, quoted titles, dates and numbers
+    (lower-cased, possessives dropped; numbers as digits)."""
+    named = {re.sub(r"['’]s$", "", item).lower() for kind in ("name", "date") for item in _items(kind, text)}
+    return named | {f"#{n}" for n in numbers(text)}
+
+
+def says(text: str, anchor: str) -> bool:
+    """Does the text state this anchor (as `anchors` spells it)?"""
+    if anchor.startswith("#"):
+        return anchor[1:] in numbers(text)
+    return re.search(rf"(?<!\w){re.escape(anchor)}", text.lower().replace("’", "'")) is not None
+
+
+def stems(text: str) -> list[str]:
+    """Content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'."""
+    return [word[:5] for word in content_words(text)]
+
+
+def _normal(text: str) -> str:
+    """Lower case, possessives and thousands separators dropped: "Korn's" is Korn, "58,000" is 58000."""
+    return " ".join(re.sub(r"[,’']", "", re.sub(r"['’]s\b", "", text.lower())).split())

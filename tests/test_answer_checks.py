@@ -1,0 +1,141 @@
+"""What counts as an answer, on crafted model replies through the real pipeline (real index, embedder and
+checker): a supported restatement is not an answer, the asked-for thing must be somewhere to be found, and a
+reply saying it is not known is a decline. The chat model here replays a reply written in the test, as
+tests/test_citations.py does for the checker alone; tests/test_generation.py runs the real models."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering import Answerer
+from assistant.records import NOT_IN_DOCUMENTS
+
+STORY = (
+    "Kestrel Mobile loses customers\n\n"
+    "Kestrel Mobile, the country's third-largest mobile operator, has had a difficult winter. "
+    "Kestrel Mobile said demand for its new phones had been slow since their launch. "
+    "It suffered a net loss of more than 58,000 customers in January, its second monthly reverse in a year. "
+    "Kestrel Mobile has not said who will replace its departing head of marketing. "
+    "Its chairman, Piet Olsen, said the company would recover.\n"
+)
+# No number, date or name beyond the story's own: nothing here can say what the repairs cost.
+FIRE = (
+    "Orlan mill fire\n\n"
+    "A fire destroyed the Orlan textile mill on the edge of the town overnight. "
+    "Firefighters worked through the night to stop the fire spreading to nearby homes. "
+    "The owners of the mill said they would rebuild it.\n"
+)
+
+
+class ScriptedChat:
+    """Replies with the texts written in the test, one per call (the last one again after that), word by word;
+    keeps the passages each call was given."""
+
+    description = "scripted"
+    reuses_prompt_prefix = False
+
+    def __init__(self, *replies: str):
+        self.replies, self.calls, self.prompts = replies, 0, []
+
+    def stream(self, messages, max_tokens):
+        reply = self.replies[min(self.calls, len(self.replies) - 1)]
+        self.calls += 1
+        self.prompts.append(messages[-1]["content"])
+        for word in reply.split(" "):
+            yield word + " "
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory, embedder):
+    from assistant.services import Services
+    from assistant.settings import load_settings
+
+    base = tmp_path_factory.mktemp("checks")
+    folder = base / "news"
+    folder.mkdir()
+    (folder / "kestrel.txt").write_text(STORY, encoding="utf-8")
+    (folder / "orlan.txt").write_text(FIRE, encoding="utf-8")
+    services = Services(load_settings(home=str(base / "home"), llm="none"))
+    services.embedder = embedder
+    services.indexer.sync([str(folder)], progress=False)
+    return services
+
+
+def answerer(services, *replies: str) -> tuple[Answerer, ScriptedChat]:
+    chat = ScriptedChat(*replies)
+    s = services.settings
+    return Answerer(services.retriever, services.document_texts.get, services.embedder, chat, top_k=s.top_k,
+                    passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
+                    abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens), chat
+
+
+QUESTION = "By how many subscribers did Kestrel Mobile shrink in January?"
+
+
+def test_an_answer_that_gives_the_asked_figure_is_written(services):
+    subject, _ = answerer(services, "Kestrel Mobile lost more than 58,000 customers in January [1].")
+    answer = subject.ask(QUESTION)
+    assert answer.resolution == "written" and not answer.abstained
+    assert "58,000" in answer.citations[0].quote
+
+
+def test_a_supported_restatement_is_replaced_by_the_quotes_that_answer(services):
+    # True to the story and supported, but it does not say by how many.
+    subject, _ = answerer(services, "Kestrel Mobile suffered a net loss of customers in January [1].")
+    answer = subject.ask(QUESTION)
+    assert answer.resolution == "quoted-instead" and not answer.abstained
+    assert "58,000" in answer.answer and "58,000" in answer.citations[0].quote
+    assert answer.answer.startswith(answer.citations[0].quote)
+
+
+def test_a_question_whose_ask_no_passage_holds_is_declined_without_the_model(services):
+    subject, chat = answerer(services, "The repairs will cost £2m [1].")
+    answer = subject.ask("How much will it cost to rebuild the Orlan mill after the fire?")
+    assert answer.abstained and answer.resolution == "declined-not-answered"
+    assert answer.answer == NOT_IN_DOCUMENTS and answer.citations == []
+    assert chat.calls == 0  # the topic is there, the amount is not: nothing for the model to read
+
+
+def test_a_reply_saying_the_thing_is_not_known_is_a_decline(services):
+    subject, chat = answerer(services, "A replacement for the head of marketing has yet to be named [1].")
+    answer = subject.ask("Who will replace Kestrel Mobile's head of marketing?")
+    assert chat.calls == 1  # a name is there (the chairman's): the model had to read
+    assert answer.abstained and answer.resolution == "declined-by-model"
+
+
+def test_an_invented_figure_is_never_an_answer(services):
+    subject, _ = answerer(services, "Kestrel Mobile lost 85,000 customers in January [1].")
+    answer = subject.ask(QUESTION)
+    assert "85,000" not in answer.answer.replace("[", "") or answer.abstained
+    assert all("85,000" not in c.quote for c in answer.citations)
+
+
+def test_a_decline_gets_a_second_look_at_the_best_sentences_and_is_never_shown(services):
+    from assistant.records import TokenEvent
+
+    subject, chat = answerer(services, "The documents do not say.",
+                             "Kestrel Mobile lost more than 58,000 customers in January [1].")
+    events = list(subject.stream(QUESTION))
+    answer = events[-1].answer
+    assert chat.calls == 2 and len(chat.prompts[1]) < len(chat.prompts[0])  # fewer sentences the second time
+    assert answer.resolution == "written" and "58,000" in answer.answer
+    shown = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert "do not say" not in shown and "58,000" in shown
+
+
+def test_two_declines_are_a_decline(services):
+    subject, chat = answerer(services, "The documents do not say.")
+    answer = subject.ask(QUESTION)
+    assert chat.calls == 2 and answer.abstained and answer.resolution == "declined-by-model"
+    assert "first_token_s" not in answer.timings  # nothing was ever shown
+
+
+def test_an_unsupported_claim_gives_way_to_the_sentence_it_drew_on(services):
+    # The figure is right, the added name is invented: the claim does not hold up as written, but the sentence
+    # it came from answers the question, and the user gets that sentence, verbatim.
+    subject, _ = answerer(services, "Kestrel Mobile lost more than 58,000 customers in January, said Tomas Lind [1].")
+    answer = subject.ask(QUESTION)
+    assert answer.resolution == "quoted-instead" and not answer.abstained
+    assert [c.quote for c in answer.citations][:1] == [
+        "It suffered a net loss of more than 58,000 customers in January, its second monthly reverse in a year."]
+    assert "Tomas Lind" not in answer.answer

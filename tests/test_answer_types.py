@@ -1,0 +1,64 @@
+"""Reading a question for what it asks, and a text for whether it gives it (assistant/answer_types.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer_types import Ask, anchors, answer_type, says
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("How many workers were hurt in the fire?", "number"),
+    ("By how much did the harbour's traffic grow?", "number"),
+    ("How much did the new stadium cost?", "money"),
+    ("What will the cheapest ticket sell for?", "money"),
+    ("What share of the votes did the Greens win?", "percent"),
+    ("How long did the ferry strike last?", "duration"),
+    ("How old was the conductor when she died?", "age"),
+    ("When did the bridge open?", "date"),
+    ("In what year was the mill founded?", "date"),
+    ("Who designed the new terminal?", "name"),
+    ("Where will the summit be held?", "name"),
+    ("Which club did the striker join?", "name"),
+    ("Why did the mill close?", "reason"),
+    ("What does the committee want changed?", "other"),
+])
+def test_questions_are_read_for_the_kind_of_answer_they_ask(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_a_sentence_offers_the_asked_kind_only_with_something_new():
+    ask = Ask.of("How many fans watched Newport's 5-1 win over Cardiff?")
+    assert ask.offers("Newport beat Cardiff 5-1 on Saturday.") == 0  # the only numbers are the question's
+    assert ask.offers("A crowd of 2,300 watched the match at Rodney Parade.") == 1
+
+
+def test_a_particular_kind_of_number_prefers_that_kind():
+    ask = Ask.of("How much did the council pay for the land?")
+    assert ask.offers("The council paid £4.5m for the site in 2019.") == 1
+    assert ask.offers("The site covers 12 hectares.") == 0.5  # a number, but not an amount of money
+    assert ask.offers("The council bought the site from a developer.") == 0
+
+
+def test_names_and_quoted_phrases_are_what_a_which_question_wants():
+    ask = Ask.of("Which firm did Iain Ferguson work for before?")
+    assert ask.items("He spent most of his career at consumer goods giant Unilever.") == ["Unilever"]
+    assert ask.items("Mr Ferguson joined in 2003.") == []  # only the question's own name
+    assert Ask.of("How was the payment labelled?").answered_by('It was labelled as "consulting fees".')
+
+
+def test_a_restatement_does_not_answer():
+    ask = Ask.of("How many customers did the phone company lose in January?")
+    assert not ask.answered_by("The phone company lost customers in January.")
+    assert ask.answered_by("The phone company lost 58,000 customers in January.")
+    why = Ask.of("Why did the club drop the striker?")
+    assert not why.answered_by("The club dropped the striker.")
+    assert why.answered_by("The club dropped the striker after a back injury.")
+
+
+def test_anchors_catch_near_miss_figures_and_invented_names():
+    source = "The group's sales rose to 2.4 billion euros, chief executive Anna Berg said on Tuesday."
+    assert all(says(source, a) for a in anchors("Sales rose to 2.4 billion euros, said Anna Berg."))
+    assert not all(says(source, a) for a in anchors("Sales rose to 2.3 billion euros."))
+    assert not all(says(source, a) for a in anchors("Sales rose, said finance director Peter Lund."))
+    assert says("It lasted six years.", "#6") and says("58,000 fans", "#58000")
