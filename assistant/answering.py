@@ -42,11 +42,12 @@ SYSTEM_PROMPT = (
     "another year, a forecast instead of a result) is not the answer. If the passages do not answer the "
     f"question, write: {DECLINE}")
 # Worked examples, shown before every question as earlier turns. Told only the rule, the 1.5B model
-# declined a third of answerable SQuAD questions; with examples of both kinds it declines few. The last two
-# teach what news questions over a large corpus need most: picking the figure about the right subject among
-# similar ones, and declining when only a near miss is there (an estimate for a final price). They never
-# change, so llama.cpp keeps them in its prompt cache: they cost time once per process, not per question.
-# The facts are invented.
+# declined a third of answerable SQuAD questions; with examples of both kinds it declines few. The auction
+# and parking ones teach what news questions over a large corpus need most: declining when only a near miss
+# is there (an estimate for a final price), and picking the figure about the right subject among similar
+# ones. The declines come first: with one last, the 0.5B model copied it even for "How many loaves..." in
+# front of "sells 900 loaves". They never change, so llama.cpp keeps them in its prompt cache: they cost
+# time once per process, not per question. The facts are invented.
 EXAMPLES = [
     ('From "Brenmoor approves tram line":\n'
      "[1] The Brenmoor city council approved a new tram line on Tuesday; building work is due to start in 2026.\n"
@@ -58,6 +59,11 @@ EXAMPLES = [
      "[2] The company plans to open two new factories in Poland.",
      "What was Kestrel Foods' profit in 2021?",
      DECLINE),
+    ('From "Hollin portrait goes to auction":\n'
+     "[1] The portrait by Edith Hollin is expected to fetch up to $2m when it is sold in New York next month.\n"
+     "[2] It was painted in 1921.",
+     "How much did the Hollin portrait sell for?",
+     DECLINE),
     ('From "Fire at Orlan mill":\n'
      "[1] Police said the fire at the Orlan textile mill started shortly after midnight.\n"
      "[2] Three workers were treated for smoke inhalation, and the mill will stay shut until an inspection.",
@@ -68,11 +74,6 @@ EXAMPLES = [
      "[2] Drivers caught a second time will have to pay a fine of £200.",
      "How much will a driver caught twice be fined?",
      "A driver caught a second time will have to pay a fine of £200 [2]."),
-    ('From "Hollin portrait goes to auction":\n'
-     "[1] The portrait by Edith Hollin is expected to fetch up to $2m when it is sold in New York next month.\n"
-     "[2] It was painted in 1921.",
-     "How much did the Hollin portrait sell for?",
-     DECLINE),
 ]
 
 
