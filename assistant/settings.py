@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     passages: int = Field(10, ge=1, le=30, description="evidence sentences the model reads, at most")
     passage_words: int = Field(220, ge=20, le=2000, description="words of evidence the model reads, at most "
                                                                 "(more: right more often, slower first token)")
-    abstain_below: float = Field(0.3, description="evidence score (best quote) under which the answer is "
-                                                    "'not in the documents' (calibrated, see README)")
+    abstain_below: float = Field(0.29, description="evidence relevance under which the question is off-topic "
+                                                     "and declined before any model runs (benchmarks/abstention.py)")
 
     def api_key(self) -> str | None:
         if self.llm_api_key is not None:
