@@ -10,8 +10,8 @@ So each candidate sentence is scored on what the question *asks*, not on how muc
 - the cosine of the sentence with the ask: the question with the document's recurring words removed;
 - whether it holds something of the asked type that the question does not say (assistant/answer_types.py);
 - the relevance of its document (its best chunk's fused retrieval score).
-Measured on the BBC dev set (benchmarks/evidence_recall.py): the sentence holding the answer is among the
-3 best for 61 of 75 questions, against 35 with the previous similarity score.
+Measured on the BBC dev set (benchmarks/evidence_recall.py, docs/evidence-recall.md): the sentence holding
+the answer is among the 3 best for 59 of 70 questions, against 31 ranking on similarity to the question.
 
 Every sentence also gets a `relevance`: how close it is to the question at all (sentence and chunk cosine,
 keyword coverage). The best relevance decides whether the question is off-topic for the whole index.
