@@ -101,7 +101,7 @@ def evaluate(writer: str, queries: list[dict], home: Path, show: int, rows_file:
             "contains": any(normalize(g) and normalize(g) in normalize(text) for g in golds),
             "cited_gold": first is not None and first.endswith(f"p{q['passage']:04d}.txt"),
             "unsupported": len(answer.unsupported), "timings": answer.timings,
-            "model_abstained": answer.abstained and "first_token_s" in answer.timings,
+            "resolution": answer.resolution,
             "evidence_score": answer.evidence_score, "question": q["question"], "answer": answer.answer,
             "reply": "".join(raw)})
         if i < show:
@@ -131,7 +131,10 @@ def summarize(writer: str, rows: list[dict]) -> dict:
         "contains_gold": pct(sum(r["contains"] for r in answerable), answerable),
         "unanswerable_abstained": pct(sum(r["abstained"] for r in impossible), impossible),
         "answerable_abstained": pct(sum(r["abstained"] for r in answerable), answerable),
-        "abstained_by_model_or_checker": pct(sum(r["model_abstained"] for r in rows), rows),
+        # Declined after reading the passages (the model, the checker, or no passage holding the asked kind of
+        # thing), rather than by the off-topic gate.
+        "abstained_after_reading": pct(sum(r["abstained"] and r["resolution"] != "declined-off-topic"
+                                           for r in rows), rows),
         "cited_gold_passage": pct(sum(r["cited_gold"] for r in answered), answered),
         "with_unsupported_sentence": pct(sum(r["unsupported"] > 0 for r in rows if not r["abstained"]),
                                          [r for r in rows if not r["abstained"]]),
