@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant.evaluation import EvalReport, KindScore, QuestionResult, VariantSummary
 
 PLOT_FILE, MARKDOWN_FILE, JSON_FILE = "eval.svg", "report.md", "results.json"
-_COLOURS = {"right": "#2e7d32", "wrong": "#c62828", "declined": "#9e9e9e"}
+_COLOURS = {"right": "#2e7d32", "wrong": "#c62828", "wrongly declined": "#9e9e9e"}
 
 
 def write_report(report: EvalReport, folder: Path) -> list[Path]:
@@ -122,7 +122,9 @@ def svg(report: EvalReport) -> str:
             out.append(f'<text x="20" y="{y + 11}">{escape(k)} ({score.total})</text>')
             x = float(label_w)
             for name in _COLOURS:
-                count = score.right if name == "right" else score.wrong if name == "wrong" else score.declined
+                # A declined unanswerable question is right (green); grey is only what was declined wrongly.
+                count = {"right": score.right, "wrong": score.wrong,
+                         "wrongly declined": score.total - score.right - score.wrong}[name]
                 w = bar_w * count / score.total if score.total else 0
                 if w:
                     out.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{row_h - 4}" '

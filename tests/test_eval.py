@@ -78,6 +78,12 @@ def test_eval_writes_a_markdown_table_and_a_plot(evaluated):
     assert plot.tag.endswith("svg")
     bars = [e for e in plot.iter() if e.tag.endswith("rect") and e.get("fill") != "white"]
     assert len(bars) >= 6  # legend, and right / wrong / declined bars of both variants
+    widths_by_row: dict[str, float] = {}
+    for bar in bars:
+        if any(child.tag.endswith("title") for child in bar):  # a kind's bar segment, not the legend
+            widths_by_row[bar.get("y")] = widths_by_row.get(bar.get("y"), 0.0) + float(bar.get("width"))
+    full = max(widths_by_row.values())
+    assert all(width == pytest.approx(full, abs=0.5) for width in widths_by_row.values())  # shares of one whole
     assert "answerable: right, gold cited" in stdout and str(out / "report.md") in stdout
 
 
