@@ -130,6 +130,18 @@ def embedder() -> Embedder:
     return model
 
 
+def indexed_texts(base: Path, embedder: Embedder, files: dict[str, str], **settings) -> Services:
+    """Files {name: text} written to base/news and indexed into base/home (extractive unless told)."""
+    folder = base / "news"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    services = Services(load_settings(home=str(base / "home"), **{"llm": "none", **settings}))
+    services.embedder = embedder
+    services.indexer.sync([str(folder)], progress=False)
+    return services
+
+
 def indexed_sample(base: Path, embedder: Embedder, **settings) -> tuple[Services, Path]:
     """The sample corpus built under base/docs and indexed into base/home; returns (services, corpus)."""
     corpus = build_good_corpus(base / "docs")

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.answering import Answerer
 from assistant.records import NOT_IN_DOCUMENTS
+from tests.conftest import indexed_texts
 
 STORY = (
     "Kestrel Mobile loses customers\n\n"
@@ -47,18 +48,7 @@ class ScriptedChat:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, embedder):
-    from assistant.services import Services
-    from assistant.settings import load_settings
-
-    base = tmp_path_factory.mktemp("checks")
-    folder = base / "news"
-    folder.mkdir()
-    (folder / "kestrel.txt").write_text(STORY, encoding="utf-8")
-    (folder / "orlan.txt").write_text(FIRE, encoding="utf-8")
-    services = Services(load_settings(home=str(base / "home"), llm="none"))
-    services.embedder = embedder
-    services.indexer.sync([str(folder)], progress=False)
-    return services
+    return indexed_texts(tmp_path_factory.mktemp("checks"), embedder, {"kestrel.txt": STORY, "orlan.txt": FIRE})
 
 
 def answerer(services, *replies: str) -> tuple[Answerer, ScriptedChat]:

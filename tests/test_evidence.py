@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import indexed_texts
+
 # The lead repeats the question's names; the answer sentence shares almost no words with the question.
 KESTREL = (
     "Kestrel Mobile appoints new boss\n\n"
@@ -27,19 +29,7 @@ DECOYS = {
 
 @pytest.fixture(scope="module")
 def news(tmp_path_factory, embedder):
-    from assistant.services import Services
-    from assistant.settings import load_settings
-
-    base = tmp_path_factory.mktemp("evidence")
-    folder = base / "news"
-    folder.mkdir()
-    (folder / "kestrel.txt").write_text(KESTREL, encoding="utf-8")
-    for name, text in DECOYS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    services = Services(load_settings(home=str(base / "home"), llm="none"))
-    services.embedder = embedder
-    services.indexer.sync([str(folder)], progress=False)
-    return services
+    return indexed_texts(tmp_path_factory.mktemp("evidence"), embedder, {"kestrel.txt": KESTREL, **DECOYS})
 
 
 @pytest.mark.parametrize("question,answer", [
@@ -57,17 +47,9 @@ def test_the_sentence_that_answers_beats_the_one_that_resembles_the_question(new
 
 
 def test_the_best_document_is_read_beyond_the_chunk_the_search_matched(tmp_path, embedder):
-    from assistant.services import Services
-    from assistant.settings import load_settings
-
-    folder = tmp_path / "news"
-    folder.mkdir()
-    (folder / "kestrel.txt").write_text(KESTREL, encoding="utf-8")
     # Chunks of ~30 word pieces: the customer figure sits in a chunk the question's words do not match.
-    services = Services(load_settings(home=str(tmp_path / "home"), llm="none", chunk_tokens=30,
-                                      chunk_overlap_tokens=0, top_k=1))
-    services.embedder = embedder
-    services.indexer.sync([str(folder)], progress=False)
+    services = indexed_texts(tmp_path, embedder, {"kestrel.txt": KESTREL}, chunk_tokens=30, chunk_overlap_tokens=0,
+                             top_k=1)
     _, chunks = services.retriever.retrieve("Kestrel Mobile new president Anna Berg subscribers", 1)
     assert "58,000" not in chunks[0].text
     answer = services.answerer.ask("How many Kestrel Mobile subscribers did new president Anna Berg inherit "
