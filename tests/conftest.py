@@ -94,7 +94,8 @@ HOSTILE_REASONS = {
     "scanned.pdf": "no text to index",
     "corrupt.docx": "not a readable .docx",
     "huge.txt": "over the",
-    "image.png": "unsupported format",
+    "image.png": "not a readable image",
+    "tool.exe": "unsupported format",
     "dangling.txt": "broken symlink",
     "loop-a.txt": "symlink loop",
     "loop-b.txt": "symlink loop",
@@ -113,6 +114,7 @@ def add_hostile_files(folder: Path) -> None:
     (folder / "corrupt.docx").write_bytes(b"PK\x03\x04 not a zip archive at all")
     (folder / "huge.txt").write_text("word " * (HUGE_BYTES // 5), encoding="utf-8")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    (folder / "tool.exe").write_bytes(b"MZ\x90\x00" + b"\x00" * 64)
     os.symlink(folder / "missing-target.txt", folder / "dangling.txt")
     os.symlink(folder / "loop-b.txt", folder / "loop-a.txt")
     os.symlink(folder / "loop-a.txt", folder / "loop-b.txt")
