@@ -149,7 +149,7 @@ class Answerer:
             return
         passages = build_passages(chosen)
         clock.mark("sources_s")
-        yield SourcesEvent(citations=[_passage_citation(p) for p in passages], standalone_question=rewritten)
+        yield SourcesEvent(citations=[p.cite_best() for p in passages], standalone_question=rewritten)
         checked = yield from self._read(query, passages, clock)
         fallback = True
         if checked.resolution == "declined-by-model" and len(chosen) > _SECOND_LOOK \
@@ -242,16 +242,8 @@ def quote_evidence(evidence: list[Evidence], limit: int) -> list[Citation]:
     chosen = select_evidence(evidence, limit)
     if not chosen:
         return []
-    return [Citation(n=n, source=e.document.source, quote=e.text, start=e.start, end=e.end, score=e.score)
+    return [e.document.cite(n, e.start, e.end, e.score)
             for n, e in enumerate(chosen, start=1) if e.score >= chosen[0].score - _QUOTE_MARGIN]
-
-
-def _passage_citation(passage: Passage) -> Citation:
-    """A passage as a source, quoted by its best evidence sentence: what retrieval found, before anything is
-    written."""
-    start, end = passage.best
-    return Citation(n=passage.n, source=passage.source, quote=passage.slice(start, end), start=start, end=end,
-                    score=passage.score)
 
 
 class _Clock:

@@ -109,9 +109,7 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder, questi
     citations = []
     for n in sorted(chosen):
         start, end = min(a for a, _ in chosen[n]), max(b for _, b in chosen[n])
-        passage = by_n[n]
-        citations.append(Citation(n=n, source=passage.source, quote=passage.slice(start, end), start=start, end=end,
-                                  score=round(best_support[n], 4)))
+        citations.append(by_n[n].cite(start, end, round(best_support[n], 4)))
     text = "".join(_render(s) + s.separator for s in sentences).strip()
     return CheckedAnswer(text=text, abstained=False, citations=citations,
                          sentences=[AnswerSentence(text=_render(s), citations=list(s.cited), supported=s.supported)
@@ -167,10 +165,8 @@ def _stating(passage: Passage, sentence: tuple[int, int], pinned: set[str]) -> t
 
 
 def _quote_passage(passage: Passage) -> CheckedAnswer:
-    start, end = passage.best
-    quote = passage.slice(start, end)
-    citation = Citation(n=passage.n, source=passage.source, quote=quote, start=start, end=end,
-                        score=passage.score)
+    citation = passage.cite_best()
+    quote = citation.quote
     return CheckedAnswer(text=f"{quote} [{passage.n}]", abstained=False, citations=[citation],
                          sentences=[AnswerSentence(text=f"{quote} [{passage.n}]", citations=[passage.n],
                                                    supported=True)])

@@ -32,7 +32,8 @@ import numpy as np
 from assistant.answer_types import Ask, stems
 from index.chunking import sentence_spans
 from index.embedder import Embedder
-from index.records import Span, StoredChunk
+from assistant.records import Citation
+from index.records import Span, StoredChunk, page_at
 
 # Relevance weights: what the abstention threshold was calibrated on.
 SENTENCE_WEIGHT, CHUNK_WEIGHT, COVERAGE_WEIGHT = 0.4, 0.2, 0.4
@@ -69,6 +70,11 @@ class Document:
     text: str
     relevance: float  # its best chunk's fused retrieval score, as a share of the best document's
     chunks: tuple[StoredChunk, ...]
+
+    def cite(self, n: int, start: int, end: int, score: float) -> Citation:
+        """Citation [n] of text[start:end], with the page it is on (PDF pages, slides)."""
+        return Citation(n=n, source=self.source, quote=self.text[start:end], start=start, end=end, score=score,
+                        page=page_at(self.text, start))
 
     @cached_property
     def sentences(self) -> list[Span]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.evidence import Document, Evidence
+from assistant.records import Citation
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,13 @@ class Passage:
     score: float  # the best evidence score among its sentences
     sentences: tuple[tuple[int, int], ...]  # document offsets of its sentences, in order
     best: tuple[int, int]  # its best-ranked sentence: what it is quoted by before anything is written
+
+    def cite(self, start: int, end: int, score: float) -> Citation:
+        return self.document.cite(self.n, start, end, score)
+
+    def cite_best(self) -> Citation:
+        """The passage as a source, quoted by its best evidence sentence."""
+        return self.cite(*self.best, self.score)
 
     def slice(self, start: int, end: int) -> str:
         return self.document.text[start:end]

@@ -32,6 +32,20 @@ class Citation(BaseModel):
     end: int
     score: float = Field(description="how well the quote supports what cites it (evidence score before the "
                                      "answer is written)")
+    page: int | None = Field(None, description="the PDF page or slide the quote is on (1-based); null for a "
+                                               "document without pages")
+
+    @property
+    def page_label(self) -> str | None:
+        """'p. 3', 'slide 2', or None."""
+        if self.page is None:
+            return None
+        return f"{'slide' if self.source.lower().endswith('.pptx') else 'p.'} {self.page}"
+
+    @property
+    def place(self) -> str:
+        """Where the quote is, for people: 'report.pdf, p. 3', 'deck.pptx, slide 2', 'notes.txt'."""
+        return f"{self.source}, {self.page_label}" if self.page is not None else self.source
 
 
 class AnswerSentence(BaseModel):

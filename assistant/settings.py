@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(32, ge=0, description="word pieces repeated between chunks")
     embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
+    extract_seconds: float = Field(60.0, gt=0, description="a file whose reader makes no progress for this long "
+                                                           "(an OCR'd page is progress) is skipped")
+    extract_memory_mb: int = Field(2048, ge=256, description="memory a file's reader may use; over it the file "
+                                                             "is skipped")
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="hybrid = BM25 and dense fused (see README, SciFact nDCG@10)")
     top_k: int = Field(5, ge=1, le=50, description="chunks retrieved per question")
@@ -52,6 +56,8 @@ class Settings(BaseSettings):
                                                                 "(more: right more often, slower first token)")
     abstain_below: float = Field(0.29, description="evidence relevance under which the question is off-topic "
                                                      "and declined before any model runs (benchmarks/abstention.py)")
+    watch_debounce_ms: int = Field(1000, ge=50, le=10_000, description="--watch: a burst of file changes is "
+                                   "gathered for at most this long (ms) before one re-index runs")
 
     def api_key(self) -> str | None:
         if self.llm_api_key is not None:

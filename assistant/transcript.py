@@ -30,7 +30,8 @@ def conversation_markdown(answers: list[Answer]) -> str:
             parts.append("")
         if answer.citations:
             parts.append("Citations:\n")
-            parts += [f"- [{c.n}] `{c.source}`, characters {c.start}–{c.end}:\n  > {_one_line(c.quote)}"
+            parts += [f"- [{c.n}] `{c.source}`{', ' + c.page_label if c.page else ''}, characters {c.start}–{c.end}:\n"
+                      f"  > {_one_line(c.quote)}"
                       for c in answer.citations]
             parts.append("")
     return "\n".join(parts).rstrip() + "\n"
