@@ -72,9 +72,11 @@ def cli(ctx: click.Context, home, config_file, chroma_url, collection, llm, no_l
               help="Seconds to wait for another indexing run on the same home to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--watch", is_flag=True, help="Then keep watching PATHS and re-index after every change, printing "
+                                            "each run's report (with --json: one JSON line each) until Ctrl-C.")
 @click.pass_obj
 @_user_errors
-def index_command(services: Services, paths, rebuild, strict, wait_seconds, as_json, quiet) -> None:
+def index_command(services: Services, paths, rebuild, strict, wait_seconds, as_json, quiet, watch) -> None:
     """Sync the index with PATHS (default: the configured sources, seeds/).
 
     New files are added, changed ones re-embedded, deleted ones removed, renamed ones re-pointed without
@@ -86,7 +88,49 @@ def index_command(services: Services, paths, rebuild, strict, wait_seconds, as_j
     if report.skipped:
         if strict:
             raise click.ClickException(f"{len(report.skipped)} file(s) skipped (--strict)")
-        sys.exit(EXIT_SKIPPED)
+        if not watch:
+            sys.exit(EXIT_SKIPPED)
+    if watch:
+        _watch_and_report(services, targets, as_json)
+
+
+def _watch_and_report(services: Services, targets: list[str], as_json: bool) -> None:
+    """Re-index targets after every change until Ctrl-C. The watcher runs in a thread, so Ctrl-C lets a
+    re-index under way finish (a second Ctrl-C cuts it short: the index stays consistent either way)."""
+    import threading
+    from datetime import datetime
+
+    from index.watch import watch_and_sync
+
+    def on_report(report) -> None:
+        click.echo(report.model_dump_json() if as_json else
+                   f"\n[{datetime.now():%H:%M:%S}] index updated\n{report.summary()}")
+
+    def on_error(message: str) -> None:
+        click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
+
+    stop, failure = threading.Event(), []
+
+    def run() -> None:
+        try:
+            watch_and_sync(services.indexer, targets, on_report, stop, on_error=on_error,
+                           debounce_ms=services.settings.watch_debounce_ms, home=services.settings.home)
+        except BaseException as exc:  # re-raised here, in the main thread
+            failure.append(exc)
+
+    watcher = threading.Thread(target=run, name="index-watch", daemon=True)
+    watcher.start()
+    click.echo(f"watching {', '.join(targets)} for changes (Ctrl-C stops)", err=True)
+    try:
+        while watcher.is_alive():
+            watcher.join(0.5)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…", err=True)
+        stop.set()
+        watcher.join()
+    if failure:
+        raise failure[0]
+    click.echo("stopped watching", err=True)
 
 
 @cli.command("docs")
@@ -216,9 +260,11 @@ def eval_command(services: Services, questions, specs, out_dir, limit, as_json, 
 @click.option("--auth", envvar="ASSISTANT_AUTH", metavar="USER:PASSWORD",
               help="Require this login. Env: ASSISTANT_AUTH.")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback address without --auth.")
+@click.option("--watch", is_flag=True, help="Re-index the configured sources whenever their files change; the "
+                                            "chat shows when the index last changed.")
 @click.pass_obj
 @_user_errors
-def serve_command(services: Services, host, port, auth, insecure) -> None:
+def serve_command(services: Services, host, port, auth, insecure, watch) -> None:
     """Start the web chat (documents tab included) at http://HOST:PORT."""
     credentials = parse_auth(auth)
     check_exposure(host, credentials, insecure)
@@ -227,7 +273,7 @@ def serve_command(services: Services, host, port, auth, insecure) -> None:
     _warn_if_empty(services)
     services.answerer  # load the model before the first question, not during it
     try:
-        launch(services, host, port, credentials)
+        launch(services, host, port, credentials, watch=watch)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
                                    "pick another with --port") from None
@@ -246,7 +292,7 @@ def echo_stream(events: Iterator[StreamEvent]) -> Answer:
             if event.standalone_question:
                 click.secho(f"(searching for: {event.standalone_question})", dim=True)
             if event.citations:
-                click.secho("sources: " + "  ".join(f"[{c.n}] {c.source}" for c in event.citations), dim=True)
+                click.secho("sources: " + "  ".join(f"[{c.n}] {c.place}" for c in event.citations), dim=True)
         elif isinstance(event, TokenEvent):
             written.append(event.text)
             click.echo(event.text, nl=False)
@@ -264,7 +310,7 @@ def echo_stream(events: Iterator[StreamEvent]) -> Answer:
 
 
 def format_citations(answer: Answer) -> str:
-    lines = [f"[{c.n}] {c.source} (chars {c.start}-{c.end}): “{c.quote}”" for c in answer.citations]
+    lines = [f"[{c.n}] {c.place} (chars {c.start}-{c.end}): “{c.quote}”" for c in answer.citations]
     lines += [f"⚠ not supported by the documents: “{text}”" for text in answer.unsupported]
     return "\n".join([""] + lines if lines else [])
 

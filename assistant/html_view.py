@@ -5,11 +5,14 @@ so markup inside a document is shown as text and never runs in the page.
 
 from __future__ import annotations
 
+import base64
 import re
+from datetime import datetime
 from html import escape
 from typing import Callable
 
 from assistant.records import Answer, Citation
+from index.pdf import PageImage
 from index.records import IndexReport
 
 # Characters of document text shown on each side of a quote when a citation is opened.
@@ -27,7 +30,7 @@ def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLo
 
 def pending_html(turn: int, question: str, sources: list[Citation], written: str) -> str:
     """A turn being answered: its sources as soon as retrieval is done, then the text as it streams in."""
-    listed = "".join(f"<li>[{c.n}] {escape(c.source)}</li>" for c in sources)
+    listed = "".join(f"<li>[{c.n}] {escape(c.place)}</li>" for c in sources)
     body = (f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>' if sources
             else '<div class="searching">Searching the documents…</div>')
     if written:
@@ -63,8 +66,11 @@ def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | 
         context = f'<div class="context">{context_html(text, citation.start, citation.end)}</div>'
         opener = (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}">'
                   "Open the whole document</button>")
+        if citation.page is not None and citation.source.lower().endswith(".pdf"):
+            opener += (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}" data-view="page">'
+                       f"Show page {citation.page}</button>")
     return (f'<details class="citation" id="cite-{turn}-{citation.n}"><summary>'
-            f'<span class="marker">[{citation.n}]</span> <span class="source">{escape(citation.source)}</span>'
+            f'<span class="marker">[{citation.n}]</span> <span class="source">{escape(citation.place)}</span>'
             f'{score} <q class="quote">{escape(citation.quote)}</q></summary>{context}{opener}</details>')
 
 
@@ -93,6 +99,23 @@ def document_html(citation: Citation, text: str | None) -> str:
     return f'<div class="document">{title}{note}<div class="document-text">{highlighted}</div></div>'
 
 
+def page_html(citation: Citation, page: PageImage | None, problem: str | None = None) -> str:
+    """A PDF page as an image with the quote's lines marked over it (boxes are shares of the page's size)."""
+    title = f'<div class="document-title">{escape(citation.place)}</div>'
+    if page is None:
+        return f'<div class="document page-view">{title}<div class="note">{escape(problem or "")}</div></div>'
+    marks = "".join(f'<mark class="page-highlight" style="left:{100 * x0:.3f}%;top:{100 * y0:.3f}%;'
+                    f'width:{100 * (x1 - x0):.3f}%;height:{100 * (y1 - y0):.3f}%"></mark>'
+                    for x0, y0, x1, y1 in page.boxes)
+    note = ('<div class="note">This page has no text layer: its text was read by OCR, which keeps no places '
+            "for the quote. The quote is shown below.</div>" if page.ocr else "")
+    image = base64.b64encode(page.png).decode("ascii")
+    return (f'<div class="document page-view">{title}{note}<div class="page-canvas">'
+            f'<img src="data:image/png;base64,{image}" width="{page.width}" height="{page.height}" '
+            f'alt="{escape(citation.place)}">{marks}</div>'
+            f'<q class="quote">{escape(citation.quote)}</q></div>')
+
+
 def removed_html(sources: list[str]) -> str:
     return f'<div class="report"><strong>removed {len(sources)}</strong><ul>' + \
         "".join(f"<li>removed {escape(s)}</li>" for s in sources) + "</ul></div>"
@@ -109,6 +132,18 @@ def report_html(report: IndexReport) -> str:
     lines += [f'<li class="skipped">skipped {escape(s.path)}: {escape(s.reason)}</li>' for s in report.skipped]
     return (f'<div class="report"><strong>{counts}</strong> — {report.chunks_written} chunks written in '
             f"{report.seconds:.1f} s<ul>{''.join(lines)}</ul></div>")
+
+
+def index_status_html(sources: list[str], change: tuple[datetime, IndexReport] | None,
+                      problem: tuple[datetime, str] | None) -> str:
+    """The chat's line about the watched folders: the latest change to the index, or a newer problem."""
+    if problem is not None and (change is None or problem[0] >= change[0]):
+        return f'<div class="index-status problem">{problem[0]:%H:%M:%S}: {escape(problem[1])}</div>'
+    if change is not None:
+        when, report = change
+        return (f'<div class="index-status">Index updated {when:%H:%M:%S}: added {len(report.added)}, '
+                f"updated {len(report.updated)}, renamed {len(report.renamed)}, removed {len(report.removed)}</div>")
+    return f'<div class="index-status">Watching {escape(", ".join(sources))} for changes.</div>'
 
 
 def _turn(turn: int, question: str, body: str, pending: bool = False) -> str:

@@ -7,13 +7,19 @@ upload is being indexed never reads inside the writer's open transaction, only w
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import threading
+from datetime import datetime
 from functools import lru_cache
 
 from assistant.records import Citation
 from assistant.services import Services
 from assistant.uploads import is_upload, save_uploads
-from index.records import DocumentInfo, IndexReport
+from index.pdf import PageImage, draw_page
+from index.records import PAGE_BREAK, DocumentInfo, IndexReport
+from index.watch import watch_and_sync
 
 # A write started from the page queues this long behind another indexing run (e.g. `assistant index`).
 WRITE_WAIT_SECONDS = 120.0
@@ -26,6 +32,11 @@ class Library:
         self.writer.embedder = services.embedder  # read-only model: one copy in memory
         self.folder = services.settings.home / "documents"
         self._text = lru_cache(maxsize=16)(self.reader.indexer.document_text)  # by sha256: never stale
+        # What watching the configured folders last did (see start_watching); read by the page.
+        self.watching: threading.Event | None = None  # set it to stop watching
+        self.last_change: tuple[datetime, IndexReport] | None = None
+        self.last_problem: tuple[datetime, str] | None = None
+        self.watch_events = 0  # bumped on each of the above: the page redraws only when it moved
 
     def documents(self) -> list[DocumentInfo]:
         return self.reader.indexer.documents()
@@ -45,9 +56,34 @@ class Library:
         return self.writer.indexer.sync(self.reader.settings.sources, wait_seconds=WRITE_WAIT_SECONDS,
                                         progress=progress)
 
+    def start_watching(self) -> threading.Event:
+        """Re-index settings.sources after every change to their files, in a background thread, through the
+        same writer (and writer lock) as the page's uploads; first catches up with what changed while no one
+        watched. Returns the event that stops it."""
+        settings = self.reader.settings
+        stop = threading.Event()
+
+        def changed(report: IndexReport) -> None:
+            self.last_change = (datetime.now(), report)
+            self.watch_events += 1
+
+        def problem(message: str) -> None:
+            logging.getLogger(__name__).warning("watching the sources: %s", message)
+            self.last_problem = (datetime.now(), message)
+            self.watch_events += 1
+
+        def watch() -> None:
+            self.writer.embedder.model  # loaded now, in the background: not by the first change's re-index
+            watch_and_sync(self.writer.indexer, settings.sources, changed, stop, debounce_ms=settings.watch_debounce_ms,
+                           wait_seconds=WRITE_WAIT_SECONDS, on_error=problem, home=settings.home)
+
+        threading.Thread(target=watch, name="index-watch", daemon=True).start()
+        self.watching = stop
+        return stop
+
     def remove(self, source: str) -> list[str]:
         """Un-index a document; an uploaded copy is deleted too (a folder's own files are left alone)."""
-        removed = self.writer.indexer.remove(source)
+        removed = self.writer.indexer.remove(source, wait_seconds=WRITE_WAIT_SECONDS)
         for gone in removed:
             if is_upload(gone, self.folder) and os.path.isfile(gone):
                 os.remove(gone)
@@ -62,3 +98,28 @@ class Library:
                 if text is not None and text[citation.start:citation.end] == citation.quote:
                     return text
         return None
+
+    def cited_page(self, citation: Citation) -> PageImage:
+        """The PDF page a citation is on, drawn, with the quote's place marked; PageUnavailable says why not."""
+        if citation.page is None or not citation.source.lower().endswith(".pdf"):
+            raise PageUnavailable("only a PDF citation has a page to show")
+        text = self.cited_text(citation)
+        row = next((row for row in self.reader.manifest.documents() if row.source == citation.source), None)
+        if text is None or row is None:
+            raise PageUnavailable("this document was removed or has changed since the answer")
+        try:
+            with open(row.path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise PageUnavailable(f"cannot read {citation.source}: {exc.strerror}") from None
+        if hashlib.sha256(data).hexdigest() != row.sha256:
+            raise PageUnavailable(f"{citation.source} has changed since it was indexed: re-index it to see its pages")
+        # Offsets within the page: its text starts after the page break before the quote.
+        page_start = text.rfind(PAGE_BREAK, 0, citation.start) + 1
+        page_end = text.find(PAGE_BREAK, citation.start)
+        end = min(citation.end, page_end if page_end >= 0 else len(text))
+        return draw_page(data, citation.page, citation.start - page_start, end - page_start)
+
+
+class PageUnavailable(Exception):
+    """Why a citation's page cannot be shown, in words for the person who asked."""

@@ -110,11 +110,11 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def remove(self, path: str) -> list[str]:
+    def remove(self, path: str, wait_seconds: float = 0.0) -> list[str]:
         """Remove the document at path, or every document under a folder path; return their sources."""
         target_abs = os.path.abspath(path)
         target_src = os.path.normpath(path)
-        with WriterLock(self.lock_path):
+        with WriterLock(self.lock_path, wait_seconds):
             rows = [row for row in self.manifest.documents()
                     if row.source == target_src or _under(row.path, [target_abs])]
             for row in rows:

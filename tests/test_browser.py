@@ -77,6 +77,25 @@ def test_ask_see_the_cited_answer_and_open_its_quote(page):
     expect(page.locator("#document-viewer .document-text")).to_contain_text("Geologists monitor it")
 
 
+def test_a_pdf_citation_shows_its_page_with_the_quote_marked(page):
+    ask(page, "How many loaves of rye bread does the Halvard Bakery sell?")
+    citation = page.locator("#conversation .turn").last.locator("details.citation").first
+    expect(citation.locator(".source")).to_contain_text("bakery.pdf, p. 1")
+    citation.locator("summary").click()
+    citation.locator("button.open-document[data-view=page]").click()
+    viewer = page.locator("#document-viewer .page-view")
+    expect(viewer.locator(".document-title")).to_contain_text("bakery.pdf, p. 1")
+    highlight = viewer.locator("mark.page-highlight")
+    expect(highlight).to_have_count(1)
+    expect(highlight).to_be_visible()
+    image = viewer.locator(".page-canvas img")
+    assert image.evaluate("img => img.complete && img.naturalWidth") > 500
+    # The mark lies on the page image, over the first lines of text (the quote is the first sentence).
+    image_box, mark_box = image.bounding_box(), highlight.bounding_box()
+    assert image_box["x"] <= mark_box["x"] and mark_box["x"] + mark_box["width"] <= image_box["x"] + image_box["width"]
+    assert image_box["y"] <= mark_box["y"] < image_box["y"] + 0.2 * image_box["height"]
+
+
 def test_follow_up_download_and_new_chat(page):
     ask(page, "How tall is it?")
     expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(

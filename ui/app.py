@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from assistant import html_view
 from assistant.answerers import AnswererChoices
-from assistant.library import Library
+from assistant.library import Library, PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
 from assistant.services import Services
 from assistant.transcript import conversation_markdown, history_messages
@@ -33,20 +33,23 @@ element.addEventListener('click', (event) => {
     return;
   }
   const opener = event.target.closest('button.open-document');
-  if (opener) trigger('click', {turn: opener.dataset.turn, n: opener.dataset.n});
+  if (opener) trigger('click', {turn: opener.dataset.turn, n: opener.dataset.n, view: opener.dataset.view || 'text'});
 });
 """
-SCROLL_TO_QUOTE_JS = "() => document.querySelector('#document-viewer mark.cited')?.scrollIntoView({block: 'center'})"
+SCROLL_TO_QUOTE_JS = ("() => document.querySelector('#document-viewer mark.cited, #document-viewer mark.page-highlight')"
+                      "?.scrollIntoView({block: 'center'})")
 EMPTY_CHAT = '<div class="placeholder">Ask a question about your documents. Every answer cites the exact ' \
              "sentences it comes from: open a citation to see it in its document.</div>"
 BACKENDS = ["local", "openai", "transformers", "none"]
 _HISTORY = TypeAdapter(list[Message])
 
 
-def build_app(services: Services) -> gr.Blocks:
+def build_app(services: Services, watch: bool = False) -> gr.Blocks:
     settings = services.settings
     choices = AnswererChoices(services)
     library = Library(services)
+    if watch:
+        library.start_watching()
     downloads = Path(tempfile.mkdtemp(prefix="assistant-conversations-"))
 
     def transcript_file(answers: list[Answer]) -> Path:
@@ -86,6 +89,11 @@ def build_app(services: Services) -> gr.Blocks:
     def open_document(answers: list[Answer], event: gr.EventData) -> str:
         turn, n = int(event._data["turn"]), int(event._data["n"])
         citation = next(c for c in answers[turn].citations if c.n == n)
+        if event._data.get("view") == "page":
+            try:
+                return html_view.page_html(citation, library.cited_page(citation))
+            except PageUnavailable as unavailable:
+                return html_view.page_html(citation, None, str(unavailable))
         return html_view.document_html(citation, library.cited_text(citation))
 
     def rerender(answers: list[Answer], show_scores: bool) -> str:
@@ -129,6 +137,13 @@ def build_app(services: Services) -> gr.Blocks:
     def report_view(report: dict) -> str:
         return html_view.report_html(IndexReport.model_validate(report))
 
+    def index_status(shown: int):
+        """The watched folders' status line, redrawn only when the library recorded something new."""
+        if library.watch_events == shown:
+            return gr.skip(), shown
+        return (html_view.index_status_html(settings.sources, library.last_change, library.last_problem),
+                library.watch_events)
+
     with gr.Blocks(title="Cited assistant") as app:
         answers_state = gr.State([])
         with gr.Tab("Chat"):
@@ -143,6 +158,12 @@ def build_app(services: Services) -> gr.Blocks:
                         new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
                         download = gr.DownloadButton("Download as Markdown", size="sm", interactive=False,
                                                      elem_id="download")
+                    if watch:
+                        status = gr.HTML(html_view.index_status_html(settings.sources, None, None),
+                                         elem_id="index-status")
+                        status_shown = gr.State(0)
+                        gr.Timer(2).tick(index_status, status_shown, [status, status_shown], queue=False,
+                                         api_visibility="private", show_progress="hidden")
                     viewer = gr.HTML(elem_id="document-viewer")
                 with gr.Column(scale=1, min_width=220):
                     with gr.Accordion("Settings", open=True):
@@ -205,9 +226,11 @@ def build_app(services: Services) -> gr.Blocks:
     return app
 
 
-def launch(services: Services, host: str, port: int, auth: tuple[str, str] | None, block: bool = True):
-    """Start the web app; returns (app, local URL). With block=False it runs in the background (tests)."""
-    app = build_app(services).queue()
+def launch(services: Services, host: str, port: int, auth: tuple[str, str] | None, block: bool = True,
+           watch: bool = False):
+    """Start the web app; returns (app, local URL). With block=False it runs in the background (tests).
+    watch=True re-indexes the configured sources on every change and shows it in the chat (serve --watch)."""
+    app = build_app(services, watch).queue()
     _, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block,
                            show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
                            max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME, css_paths=[STYLE])
