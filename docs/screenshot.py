@@ -1,5 +1,6 @@
 """Refresh docs/chat.png: ask a running web chat a question and photograph the cited answer, its citation
-opened. Usage: assistant serve & .venv/bin/python docs/screenshot.py [URL] [QUESTION]"""
+opened. With --page-view, refresh docs/page-view.png instead: the first citation's PDF page, its quote marked.
+Usage: assistant serve & .venv/bin/python docs/screenshot.py [URL] [QUESTION] [--page-view]"""
 
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ from playwright.sync_api import expect, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser the tests use)
 
-url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860/"
-question = sys.argv[2] if len(sys.argv) > 2 else "How many Armenian soldiers were wounded, and where?"
+page_view = "--page-view" in sys.argv
+args = [arg for arg in sys.argv[1:] if arg != "--page-view"]
+url = args[0] if args else "http://127.0.0.1:7860/"
+question = args[1] if len(args) > 1 else "How many Armenian soldiers were wounded, and where?"
 with sync_playwright() as playwright:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -20,5 +23,11 @@ with sync_playwright() as playwright:
     citation = page.locator("#conversation .turn:not(.pending) details.citation").first
     expect(citation).to_be_visible(timeout=300_000)
     citation.locator("summary").click()
-    page.screenshot(path=str(Path(__file__).with_name("chat.png")))
+    if page_view:
+        citation.locator("button.open-document[data-view=page]").click()
+        viewer = page.locator("#document-viewer .page-view")
+        expect(viewer.locator("mark.page-highlight").first).to_be_visible(timeout=60_000)
+        viewer.screenshot(path=str(Path(__file__).with_name("page-view.png")))
+    else:
+        page.screenshot(path=str(Path(__file__).with_name("chat.png")))
     browser.close()

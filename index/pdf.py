@@ -99,10 +99,42 @@ def _page_text(page) -> tuple[str, list[int]]:
                 kept.append((" ", index))
     finally:
         textpage.close()
+    kept = _reflow(kept)
     text = "".join(char for char, _ in kept)
     lead = len(text) - len(text.lstrip())
     trimmed = text.strip()
     return trimmed, [index for _, index in kept[lead:lead + len(trimmed)]]
+
+
+def _reflow(kept: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Wrapped lines joined back into their paragraph. pdfium ends every printed line with a line break, so a
+    sentence wrapped over two lines would be cut in two (sentences never cross line breaks: a text file's
+    lines are headlines and paragraphs). A line is wrapped when it runs near the page's full measure (at least
+    70 % of its longest line) without ending a sentence, or the next line goes on in lower case. Its break
+    becomes a space (after a hyphen: nothing), so every kept character keeps its pdfium index."""
+    lines: list[list[tuple[str, int]]] = [[]]
+    for item in kept:
+        lines[-1].append(item)
+        if item[0] == "\n":
+            lines.append([])
+    widths = [len("".join(c for c, _ in line).strip()) for line in lines]
+    measure = max(widths, default=0)
+    joined: list[tuple[str, int]] = []
+    for i, line in enumerate(lines):
+        if not line or line[-1][0] != "\n" or i + 1 == len(lines):
+            joined += line
+            continue
+        body = "".join(c for c, _ in line[:-1]).rstrip()
+        following = "".join(c for c, _ in lines[i + 1]).lstrip()
+        wrapped = body and following and (following[0].islower() or (
+            widths[i] >= 0.7 * measure and not body.endswith((".", "!", "?", ":", "\u201d", '"'))))
+        if not wrapped:
+            joined += line
+        elif body.endswith("-"):
+            joined += line[:-1]
+        else:
+            joined += line[:-1] + [(" ", line[-1][1])]
+    return joined
 
 
 def _boxes(page, chars: list[int]) -> tuple[tuple[float, float, float, float], ...]:

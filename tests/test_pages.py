@@ -85,6 +85,30 @@ def test_a_pdf_text_holds_its_pages_in_order(tmp_path):
         assert page_at(text, text.index(fact)) == number
 
 
+def test_wrapped_lines_are_one_paragraph_and_its_quote_is_marked_on_both(tmp_path):
+    from fpdf import FPDF
+
+    from index.pdf import draw_page
+
+    heading = "Harbour works"
+    wrapped = ("The council approved the harbour dredging contract worth 12 million crowns after a long debate "
+               "that ran late into the evening. Work starts in the spring.")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, wrapped, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "works.pdf"))
+    data = (tmp_path / "works.pdf").read_bytes()
+    text = extract(str(tmp_path / "works.pdf"), data).text
+    assert text == f"{heading}\n{wrapped}{PAGE_BREAK}"  # the heading keeps its line; the wrapped lines join
+    sentence = wrapped.split(" Work")[0]
+    start = text.index(sentence)
+    page = draw_page(data, 1, start, start + len(sentence))
+    assert len(page.boxes) == 2  # the sentence runs over two printed lines: both are marked
+    assert page.boxes[0][1] < page.boxes[1][1]
+
+
 def test_each_citation_carries_its_page(mill):
     services, _ = mill
     answer = services.answerer.ask("How many sacks of rye flour did the Orvik mill grind?")
