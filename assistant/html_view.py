@@ -129,6 +129,7 @@ def report_html(report: IndexReport) -> str:
     lines += [f"<li>updated {escape(s)}</li>" for s in report.updated]
     lines += [f"<li>renamed {escape(old)} → {escape(new)}</li>" for old, new in report.renamed]
     lines += [f"<li>removed {escape(s)}</li>" for s in report.removed]
+    lines += [f"<li>read by OCR: {escape(note)}</li>" for note in report.ocr_notes()]
     lines += [f'<li class="skipped">skipped {escape(s.path)}: {escape(s.reason)}</li>' for s in report.skipped]
     return (f'<div class="report"><strong>{counts}</strong> — {report.chunks_written} chunks written in '
             f"{report.seconds:.1f} s<ul>{''.join(lines)}</ul></div>")

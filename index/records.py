@@ -79,6 +79,9 @@ class IndexReport(BaseModel):
         """Chunks embedded per second of the whole run (reading, chunking and writing included)."""
         return round(self.chunks_embedded / self.seconds, 2) if self.seconds > 0 else 0.0
 
+    def ocr_notes(self) -> list[str]:
+        return [f"{source} ({pages} page{'s' * (pages > 1)})" for source, pages in self.read_by_ocr.items()]
+
     def summary(self) -> str:
         lines = [
             f"added {len(self.added)}, updated {len(self.updated)}, renamed {len(self.renamed)}, "
@@ -88,7 +91,7 @@ class IndexReport(BaseModel):
         ]
         lines += [f"renamed: {old} -> {new}" for old, new in self.renamed]
         lines += [f"recovered: {what}" for what in self.recovered]
-        lines += [f"read by OCR: {source} ({pages} page{'s' * (pages > 1)})" for source, pages in self.read_by_ocr.items()]
+        lines += [f"read by OCR: {note}" for note in self.ocr_notes()]
         lines += [f"skipped: {s.path}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)
 
