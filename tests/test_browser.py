@@ -77,6 +77,18 @@ def test_ask_see_the_cited_answer_and_open_its_quote(page):
     expect(page.locator("#document-viewer .document-text")).to_contain_text("Geologists monitor it")
 
 
+def test_follow_up_download_and_new_chat(page):
+    ask(page, "How tall is it?")
+    expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
+        "The summit stands 3,120 metres above sea level.")
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## 2. How tall is it?" in markdown and f"> {ORRIN}" in markdown
+    page.locator("#new-chat").click()
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+
+
 def test_a_pdf_citation_shows_its_page_with_the_quote_marked(page):
     ask(page, "How many loaves of rye bread does the Halvard Bakery sell?")
     citation = page.locator("#conversation .turn").last.locator("details.citation").first
@@ -94,18 +106,7 @@ def test_a_pdf_citation_shows_its_page_with_the_quote_marked(page):
     image_box, mark_box = image.bounding_box(), highlight.bounding_box()
     assert image_box["x"] <= mark_box["x"] and mark_box["x"] + mark_box["width"] <= image_box["x"] + image_box["width"]
     assert image_box["y"] <= mark_box["y"] < image_box["y"] + 0.2 * image_box["height"]
-
-
-def test_follow_up_download_and_new_chat(page):
-    ask(page, "How tall is it?")
-    expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
-        "The summit stands 3,120 metres above sea level.")
-    with page.expect_download() as download:
-        page.locator("#download").click()
-    markdown = Path(download.value.path()).read_text(encoding="utf-8")
-    assert "## 2. How tall is it?" in markdown and f"> {ORRIN}" in markdown
     page.locator("#new-chat").click()
-    expect(page.locator("#conversation .turn")).to_have_count(0)
 
 
 def test_abstention_is_shown_as_such(page):

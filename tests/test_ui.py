@@ -101,8 +101,8 @@ def test_upload_ask_about_it_then_remove_it(server, tmp_path):
 
 
 def test_upload_reports_refused_files_and_the_size_limit(server, tmp_path):
-    (tmp_path / "scores.csv").write_text("a,b\n1,2\n")
-    report = server.client.predict([handle_file(tmp_path / "scores.csv")], api_name="/upload")
+    (tmp_path / "scores.sav").write_text("a,b\n1,2\n")
+    report = server.client.predict([handle_file(tmp_path / "scores.sav")], api_name="/upload")
     assert report["added"] == [] and "unsupported format" in report["skipped"][0]["reason"]
     big = tmp_path / "big.txt"
     big.write_text("word " * 300_000)  # 1.5 MB, over max_file_mb=1: the server refuses the upload itself
