@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
     extract_seconds: float = Field(60.0, gt=0, description="a file whose reader makes no progress for this long "
-                                                           "(an OCR'd page is progress) is skipped")
+                                                           "(an OCR'd page is progress), or takes 20 times this in "
+                                                           "all, is skipped")
     extract_memory_mb: int = Field(2048, ge=256, description="memory a file's reader may use; over it the file "
                                                              "is skipped")
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(

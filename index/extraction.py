@@ -2,8 +2,9 @@
 
 Parsers of PDFs, office zips and images are big C and Python libraries fed untrusted bytes: a crafted file can
 make one loop for minutes, recurse without end or inflate to gigabytes. The worker reads one file at a time;
-when a file takes more than `seconds` without progress (an OCR'd page counts as progress) the worker and
-everything it started (Tesseract) are killed and the file is skipped with that reason; an address-space limit
+when a file takes more than `seconds` without progress (an OCR'd page counts as progress), or twenty times
+that in all (a million blank pages would each be progress), the worker and everything it started (Tesseract)
+are killed and the file is skipped with that reason; an address-space limit
 turns a memory blow-up into a skip as well. The next file gets a fresh worker. Indexing goes on either way.
 """
 
@@ -14,11 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection
 
 from index.loaders import SkipFile
 from index.records import Extracted
 
+_TOTAL_FACTOR = 20  # a file may take this many times the no-progress budget in all (default: 20 minutes)
 _START_SECONDS = 60  # a cold start on a busy two-core machine takes a few seconds
 
 
@@ -36,9 +39,14 @@ class ExtractionWorker:
         if self._process is None:
             self._start()
         self._conn.send((path, data))
+        deadline = time.monotonic() + _TOTAL_FACTOR * self.seconds
         while True:
-            if not self._conn.poll(self.seconds):
+            if not self._conn.poll(min(self.seconds, max(0.0, deadline - time.monotonic()))):
                 self.close()
+                if time.monotonic() >= deadline:
+                    raise SkipFile(f"reading it took over {_TOTAL_FACTOR * self.seconds:g} s in all, so it was "
+                                   f"stopped ({_TOTAL_FACTOR} x setting extract_seconds); if the file is sound, "
+                                   "raise it")
                 raise SkipFile(f"reading it took over {self.seconds:g} s without progress, so it was stopped "
                                "(setting extract_seconds); if the file is sound, raise it")
             try:

@@ -24,6 +24,7 @@ _INVISIBLE_TAGS = frozenset(["script", "style", "noscript", "template", "iframe"
 
 # suffix -> reader: (path, bytes) -> text or Extracted. Readers import their libraries when first used.
 _READERS: dict[str, Callable[[str, bytes], "str | Extracted"]] = {}
+_WORD = re.compile(r"\w")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -35,7 +36,7 @@ def extract(path: str, data: bytes) -> Extracted:
     """The document's text; raise SkipFile with a reason a user can act on."""
     result = _READERS[Path(path).suffix.lower()](path, data)
     extracted = Extracted(result) if isinstance(result, str) else result
-    if not extracted.text.replace(PAGE_BREAK, "").strip():
+    if not _WORD.search(extracted.text):  # white space, zero-width spaces, punctuation only
         raise SkipFile("no text to index")
     return extracted
 
@@ -75,17 +76,22 @@ def read_file(path: str, max_bytes: int) -> bytes:
 def decode_text(data: bytes) -> str:
     """Decode a text file: UTF-8 (BOM allowed), BOM-marked UTF-16, or legacy Windows-1252/Latin-1 text
     (older news archives, e.g. a bare 0xA3 for £). Bytes that are none of these are refused."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise SkipFile(f"invalid UTF-16 at byte {exc.start}") from None
+    for boms, encoding in (((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-32"),
+                           ((b"\xff\xfe", b"\xfe\xff"), "utf-16")):  # UTF-32's BOM starts like UTF-16's
+        if data.startswith(boms):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SkipFile(f"invalid {encoding.upper()} at byte {exc.start}") from None
     if b"\x00" in data[:8192]:
         raise SkipFile("binary content (NUL bytes) in a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         utf8_error = exc.start
+    damaged = data.decode("utf-8-sig", errors="replace")
+    if _mostly_utf8(damaged):
+        return damaged  # a few bad bytes in UTF-8 text: read as Windows-1252 every accent would be mojibake
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -126,6 +132,15 @@ class _VisibleText(HTMLParser):
             self.pieces.append(data)
 
 
+def _mostly_utf8(text: str) -> bool:
+    """UTF-8 text with a stray bad byte: at least three valid multi-byte characters for each bad byte. Legacy
+    Windows-1252 text almost never forms a valid multi-byte sequence (an accented capital, then a symbol), so
+    its bad bytes far outnumber its good ones."""
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if ord(char) > 127) - bad
+    return good > 0 and bad * 3 <= good
+
+
 def html_to_text(data: bytes | str) -> str:
     """Visible text of a page: scripts, styles and markup dropped, one line per block element."""
     if isinstance(data, bytes):
@@ -134,6 +149,8 @@ def html_to_text(data: bytes | str) -> str:
         data = _html_decode(data)
     parser = _VisibleText()
     parser.feed(data)
+    if parser.rawdata.lstrip().startswith("<"):
+        parser.rawdata = ""  # a tag or comment never closed: a browser shows none of it, close() would
     parser.close()
     lines = (re.sub(r"[ \t\r\f\v\u00a0]+", " ", line).strip() for line in "".join(parser.pieces).split("\n"))
     return "\n".join(line for line in lines if line)

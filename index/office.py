@@ -129,12 +129,14 @@ def _row_lines(rows: Iterable[Sequence]) -> list[str]:
         if not any(cells):
             continue
         if header is None:
+            named = cells
             header = [name or f"column {n}" for n, name in enumerate(cells, 1)]
             continue
         names = header + [f"column {n}" for n in range(len(header) + 1, len(cells) + 1)]
         lines.append("; ".join(f"{name}: {value}" for name, value in zip(names, cells) if value))
     if header is not None and not lines:
-        lines.append("; ".join(header))  # a sheet of one row still has its words indexed
+        # A sheet of one row still has its words indexed (its own words, not the "column N" stand-ins).
+        lines.append("; ".join(cell for cell in named if cell))
     return lines
 
 

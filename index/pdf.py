@@ -42,25 +42,25 @@ def pdf_text(path: str, data: bytes) -> Extracted:
     with _PDFIUM:
         try:
             document = pdfium.PdfDocument(data)
+            count = len(document)
         except Exception as exc:  # pdfium raises PdfiumError for damaged, encrypted or non-PDF files
             raise SkipFile(f"not a readable PDF ({cause(exc)})") from None
-        try:
-            pages, scanned = [], []
-            for number in range(len(document)):
+    pages, read_by_ocr = [], 0
+    try:
+        for number in range(count):
+            # One page at a time: a 60-page scan drawn at 300 dpi all at once held 1.5 GB of images.
+            with _PDFIUM:
                 page = document[number]
                 text, _ = _page_text(page)
-                if not text.strip():
-                    scanned.append(number)
-                    text = ""
-                pages.append(text)
-            images = {number: _draw(document[number], OCR_DPI) for number in scanned}
-        finally:
+                image = None if text.strip() else _draw(page, OCR_DPI)
+                page.close()
+            if image is not None:
+                text = ocr.image_to_text(image)  # seconds a page: outside the lock, it never touches pdfium
+                read_by_ocr += 1
+            pages.append(text)
+    finally:
+        with _PDFIUM:
             document.close()
-    # OCR outside the lock: seconds a page, and it never touches pdfium.
-    read_by_ocr = 0
-    for number, image in images.items():
-        pages[number] = ocr.image_to_text(image)
-        read_by_ocr += 1
     return Extracted("".join(text + PAGE_BREAK for text in pages), ocr_pages=read_by_ocr)
 
 

@@ -82,3 +82,20 @@ def test_missing_path_is_reported(tmp_path):
     found, skipped, roots = discover([str(tmp_path / "nope")])
     assert (found, roots) == ([], [])
     assert skipped[0].reason == "no such file or folder"
+
+
+def test_utf32_and_damaged_utf8_keep_their_characters(tmp_path):
+    (tmp_path / "wide32.txt").write_bytes("The Wexmoor choir sang in Tallis.".encode("utf-32"))
+    # One stray byte in UTF-8 text: read as UTF-8 with one replacement character, not as Windows-1252
+    # mojibake of every accent.
+    (tmp_path / "damaged.txt").write_bytes("Café crème at the Château".encode() + b"\xff" + " naïve.".encode())
+    assert load(tmp_path / "wide32.txt") == "The Wexmoor choir sang in Tallis."
+    assert load(tmp_path / "damaged.txt") == "Café crème at the Château\ufffd naïve."
+
+
+def test_invisible_only_text_and_unclosed_html_are_not_indexed(tmp_path):
+    (tmp_path / "zero-width.txt").write_text("\u200b" * 200 + "\n" + "\u00a0" * 50)
+    with pytest.raises(SkipFile, match="no text to index"):
+        load(tmp_path / "zero-width.txt")
+    (tmp_path / "open.html").write_text("<p>The pier reopened.</p><!-- HIDDEN comment never closed <a title='x")
+    assert load(tmp_path / "open.html") == "The pier reopened."
