@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from typing import Callable
 
 from index.loaders import SkipFile, cause
@@ -32,10 +33,13 @@ def image_text(path: str, data: bytes) -> Extracted:
     """An image file's text; every frame of a multi-page TIFF is a page."""
     from PIL import Image, ImageSequence
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # over it PIL raises DecompressionBombError, caught below
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        image = Image.open(io.BytesIO(data))
-        frames = [frame.copy() for frame in ImageSequence.Iterator(image)]
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_PIXELS and twice it: a bomb either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            frames = [frame.copy() for frame in ImageSequence.Iterator(image)]
     except Image.UnidentifiedImageError:
         raise SkipFile("not a readable image (no image format Pillow knows, or a damaged one)") from None
     except Exception as exc:

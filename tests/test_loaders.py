@@ -99,3 +99,11 @@ def test_invisible_only_text_and_unclosed_html_are_not_indexed(tmp_path):
         load(tmp_path / "zero-width.txt")
     (tmp_path / "open.html").write_text("<p>The pier reopened.</p><!-- HIDDEN comment never closed <a title='x")
     assert load(tmp_path / "open.html") == "The pier reopened."
+
+
+def test_an_image_over_60_megapixels_is_refused_unread(tmp_path):
+    from PIL import Image
+
+    Image.new("1", (8_000, 8_000), 1).save(tmp_path / "bomb.png")  # 8 KB of PNG, 64 megapixels
+    with pytest.raises(SkipFile, match="DecompressionBomb"):
+        load(tmp_path / "bomb.png")
