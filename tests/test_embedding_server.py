@@ -121,7 +121,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess, url: str) -> None
 def test_index_with_the_server_down_is_one_clear_line(tmp_path):
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connection refused
     corpus = build_good_corpus(tmp_path / "docs")
-    assert_one_clear_line(run(tmp_path / "home", "--embedder-url", down, "index", str(corpus)), down)
+    assert_one_clear_line(run(tmp_path / "home", "--embedder-url", down, "index", str(corpus), "--quiet"), down)
 
 
 @needs_server
