@@ -18,11 +18,13 @@ from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, Stream
 from assistant.services import Services
 from assistant.settings import SettingsError, load_settings
 from index.lock import IndexBusy
+from index.embedding_server import EmbeddingServerError
+from index.reembed import EmbedderMismatch
 from index.store import StoreUnavailable
 
 EXIT_SKIPPED = 3  # indexing finished, but some files were skipped (see the report)
-_USER_ERRORS = (SettingsError, StoreUnavailable, IndexBusy, HistoryError, EvalError, LLMError, ModelError,
-                FileNotFoundError, ValueError)
+_USER_ERRORS = (SettingsError, StoreUnavailable, EmbedderMismatch, EmbeddingServerError, IndexBusy, HistoryError,
+                EvalError, LLMError, ModelError, FileNotFoundError, ValueError)
 
 
 def _user_errors(command):
@@ -145,6 +147,8 @@ def _watch_and_report(services: Services, targets: list[str], as_json: bool) -> 
 @_user_errors
 def docs_command(services: Services, as_json) -> None:
     """List the indexed documents."""
+    if services.settings.chroma_url:
+        services.store  # the list comes from the manifest; a server that cannot be reached is said now
     docs = services.indexer.documents()
     if as_json:
         click.echo(json.dumps([d.model_dump() for d in docs], indent=2))
@@ -180,7 +184,7 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
     """Answer QUESTION from the indexed documents, citing verbatim quotes."""
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
-    services.embedder.model  # load before the clock starts: timings are per question, not per process
+    services.embedder.load()  # load before the clock starts: timings are per question, not per process
     services.answerer  # and the model with it
     if as_json:
         click.echo(services.answerer.ask(question, history, top_k=top_k).model_dump_json(indent=2))
@@ -244,7 +248,7 @@ def eval_command(services: Services, questions, specs, out_dir, limit, as_json, 
     entries = load_questions(questions)[:limit]
     variants = [("settings", {})] + [(spec, parse_variant(spec)) for spec in specs]
     _warn_if_empty(services)
-    services.embedder.model  # loaded before the first question, so its latency is the question's own
+    services.embedder.load()  # loaded before the first question, so its latency is the question's own
     report = run_eval(services, entries, questions, variants, progress=not quiet)
     folder = Path(out_dir or f"eval-{Path(questions).stem}")
     written = write_report(report, folder)

@@ -8,7 +8,7 @@ needs it, BM25-only hits included) and its ranking score in `fused`.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -28,7 +28,8 @@ class HybridRetriever:
     """
 
     def __init__(self, store: ChunkStore, keyword_index: KeywordIndex, embedder: Embedder, mode: Mode = "hybrid",
-                 candidates: int = 40, dense_weight: float = 0.5):
+                 candidates: int = 40, dense_weight: float = 0.5, check_index: Callable[[], None] = lambda: None):
+        self.check_index = check_index  # raises when the index cannot be searched with this embedder
         self.store = store
         self.keyword_index = keyword_index
         self.embedder = embedder
@@ -37,6 +38,7 @@ class HybridRetriever:
         self.dense_weight = dense_weight
 
     def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]:
+        self.check_index()
         query_vector = self.embedder.embed_one(query)
         if self.mode == "dense":
             return query_vector, [replace(c, fused=c.score) for c in self._dense(query_vector, top_k)]

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from assistant.answering import Answerer
-from assistant.llm import ChatModel, build_chat_model
-from assistant.retrieval import HybridRetriever
 from assistant.settings import Settings, SettingsError
-from index.keyword_index import KeywordIndex
-from index.embedder import Embedder
+from index.embedder import Embedder, build_embedder
 from index.manifest import DocumentTexts, Manifest
-from index.store import ChunkStore
-from index.sync import Indexer
+
+# Each component imports its modules when first built: a command pays only for what it uses.
+if TYPE_CHECKING:
+    from assistant.answering import Answerer
+    from assistant.llm import ChatModel
+    from assistant.retrieval import HybridRetriever
+    from index.store import ChunkStore
+    from index.sync import Indexer
 
 
 def quiet_offline_environment() -> None:
@@ -26,13 +30,19 @@ def quiet_offline_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+def derived_models_dir() -> Path:
+    """Files made from installed models (the int8 embedder): the same for every home, so made once per user."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cited-assistant"
+
+
 # What each component is built from: a variant of the settings that leaves these alone shares the component.
 _BUILT_FROM = {
-    "embedder": ("embedder_path",),
+    "embedder": ("embedder_path", "embedder_precision", "embedder_url", "embedder_model", "embedder_api_key"),
     "store": ("home", "chroma_url", "collection"),
     "manifest": ("home", "chroma_url", "collection"),
     "document_texts": ("home", "chroma_url", "collection"),
-    "retriever": ("home", "chroma_url", "collection", "embedder_path", "retrieval"),
+    "retriever": ("home", "chroma_url", "collection", "embedder_path", "embedder_precision", "embedder_url",
+                  "embedder_model", "retrieval"),
     "chat_model": ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "home"),
 }
 
@@ -58,10 +68,15 @@ class Services:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embedder_path)
+        s = self.settings
+        api_key = s.embedder_api_key.get_secret_value() if s.embedder_api_key else None
+        return build_embedder(s.embedder_path, s.embedder_precision, derived_models_dir(), url=s.embedder_url,
+                              server_model=s.embedder_model, api_key=api_key)
 
     @cached_property
     def store(self) -> ChunkStore:
+        from index.store import ChunkStore
+
         return ChunkStore(self.settings.collection, persist_dir=self.settings.home / "chroma",
                           url=self.settings.chroma_url)
 
@@ -75,32 +90,42 @@ class Services:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
+        from assistant.retrieval import HybridRetriever
+        from index.keyword_index import KeywordIndex
+        from index.reembed import check_embedder
+
         # The BM25 postings live in the manifest's database, so they follow its crash-safe protocol.
         return HybridRetriever(self.store, KeywordIndex(self.manifest.path), self.embedder,
-                               mode=self.settings.retrieval)
+                               mode=self.settings.retrieval,
+                               check_index=lambda: check_embedder(self.manifest, self.embedder))
 
     @cached_property
     def chat_model(self) -> ChatModel | None:
         """Loaded on first use: listing documents or indexing never pays for a model."""
-        if self.settings.llm == "local":
-            # torch (the embedder) and llama.cpp each keep their own OpenMP thread pool; on two cores the
-            # pools fight, and generation fell from 22.6 to 17.9 tokens/s right after an embedding (measured).
-            # What the embedder does per question is small, so next to an in-process model it gets one thread.
-            import torch
+        from assistant.llm import build_chat_model
 
-            torch.set_num_threads(1)
+        if self.settings.llm == "local":
+            # The embedder and llama.cpp each keep their own thread pool; on two cores the pools fight, and
+            # generation fell from 22.6 to 17.9 tokens/s right after an embedding (measured with torch).
+            # What the embedder does per question is small, so next to an in-process model it gets one thread.
+            self.embedder.share_cores()
         return build_chat_model(self.settings)
 
     @cached_property
     def indexer(self) -> Indexer:
+        from index.sync import Indexer
+
         s = self.settings
-        return Indexer(self.store, self.manifest, self.embedder, lock_path=s.home / "index.lock",
+        return Indexer(lambda: self.store, self.manifest, lambda: self.embedder, lock_path=s.home / "index.lock",
                        chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens,
                        max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch,
-                       extract_seconds=s.extract_seconds, extract_memory_mb=s.extract_memory_mb)
+                       extract_seconds=s.extract_seconds, extract_memory_mb=s.extract_memory_mb,
+                       store_folder=None if s.chroma_url else s.home / "chroma")
 
     @cached_property
     def answerer(self) -> Answerer:
+        from assistant.answering import Answerer
+
         s = self.settings
         return Answerer(self.retriever, self.document_texts.get, self.embedder, self.chat_model, top_k=s.top_k,
                         passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; unset = embedded")
     collection: str = Field("documents", description="Chroma collection name")
     embedder_path: str | None = Field(None, description="local sentence-transformers folder; unset = MiniLM")
+    embedder_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="int8: the embedder exported to ONNX and quantized (faster, see README); fp32: torch")
+    embedder_url: str | None = Field(None, description="base URL of an OpenAI-compatible /v1/embeddings server, "
+                                                       "e.g. http://host:7997/v1; unset = embed in-process")
+    embedder_model: str = Field("all-MiniLM-L6-v2", description="embedder_url: the model name the server knows")
+    embedder_api_key: SecretStr | None = Field(None, description="embedder_url: API key (env "
+                                                                 "ASSISTANT_EMBEDDER_API_KEY)")
     chunk_tokens: int = Field(200, ge=16, description="word pieces per chunk (capped at the embedder's max)")
     chunk_overlap_tokens: int = Field(32, ge=0, description="word pieces repeated between chunks")
     embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
@@ -51,6 +58,10 @@ class Settings(BaseSettings):
                                                             "else OPENAI_API_KEY)")
     llm_context: int = Field(4096, ge=512, description="local: context window in tokens, shared by two cache slots")
     llm_threads: int | None = Field(None, ge=1, description="local: CPU threads (unset = all cores)")
+    llm_draft: Literal["ngram", "none"] = Field("none", description="local: speculative decoding; ngram drafts "
+                                                                    "tokens copied from the prompt")
+    llm_prefix_cache: bool = Field(True, description="local: save the answer prompt's fixed prefix (its KV state) "
+                                                     "under home and restore it in a new process")
     max_answer_tokens: int = Field(256, ge=16, description="longest answer the model may write")
     passages: int = Field(10, ge=1, le=30, description="evidence sentences the model reads, at most")
     passage_words: int = Field(220, ge=20, le=2000, description="words of evidence the model reads, at most "

@@ -1301,7 +1301,7 @@ def per_file_pass(folder: Path, names: list[str]) -> dict[str, dict]:
 
     settings = load_settings(home=str(folder.parent / "per-file-home"), llm="none")
     embedder = Embedder(settings.embedder_path)
-    chunker = Chunker(embedder.tokenizer, min(settings.chunk_tokens, embedder.max_tokens), settings.chunk_overlap_tokens)
+    chunker = Chunker(embedder.word_pieces, min(settings.chunk_tokens, embedder.max_tokens), settings.chunk_overlap_tokens)
     warm = folder.parent / "warm.txt"
     warm.write_text("warm up\n")
     results = {}

@@ -81,7 +81,7 @@ def index_passages(passages: list[str], home: Path) -> None:
 
 def evaluate(writer: str, queries: list[dict], home: Path, show: int, rows_file: Path | None) -> dict:
     services = Services(load_settings(home=str(home / "home"), **WRITERS[writer]))
-    services.embedder.model
+    services.embedder.load()
     services.answerer  # load the model before the clock starts
     rows = []
     for i, q in enumerate(queries):

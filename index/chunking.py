@@ -8,7 +8,7 @@ truncated); a sentence longer than that is cut between words.
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Callable
 
 from index.records import Chunk, Span
 
@@ -68,19 +68,15 @@ def _append_trimmed(spans: list[Span], text: str, begin: int, end: int) -> None:
         spans.append(Span(left, right))
 
 
-class Tokenizer(Protocol):
-    """The slice of a Hugging Face fast tokenizer that chunking needs."""
-
-    def __call__(self, text, **kwargs): ...
-
-
 class Chunker:
     """Packs whole sentences into chunks of at most `max_tokens` word pieces, with a small overlap."""
 
-    def __init__(self, tokenizer: Tokenizer, max_tokens: int, overlap_tokens: int):
+    def __init__(self, word_pieces: Callable[[list[str]], list[list[tuple[int, int]]]], max_tokens: int,
+                 overlap_tokens: int):
+        """word_pieces: each text's word pieces as character offsets (Embedder.word_pieces)."""
         if overlap_tokens >= max_tokens:
             raise ValueError("chunk overlap must be smaller than the chunk size")
-        self.tokenizer = tokenizer
+        self.word_pieces = word_pieces
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
 
@@ -110,10 +106,8 @@ class Chunker:
         spans = sentence_spans(text)
         if not spans:
             return []
-        encoded = self.tokenizer([text[s.start:s.end] for s in spans], add_special_tokens=False,
-                                 return_offsets_mapping=True)
         pieces: list[tuple[Span, int]] = []
-        for span, offsets in zip(spans, encoded["offset_mapping"]):
+        for span, offsets in zip(spans, self.word_pieces([text[s.start:s.end] for s in spans])):
             if len(offsets) <= self.max_tokens:
                 pieces.append((span, len(offsets)))
             else:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-import httpx
 import numpy as np
 
 from index.embedder import Embedder
+
+if TYPE_CHECKING:
+    import httpx
 
 _HINT = ("is the embedding server running and serving that model? check --embedder-url / ASSISTANT_EMBEDDER_URL "
          "and --embedder-model / ASSISTANT_EMBEDDER_MODEL")
@@ -39,6 +42,8 @@ class ServerEmbedder(Embedder):
         self.concurrency = concurrency
         self.timeout = timeout
         # Connecting fails fast; reading waits for the work (a big batch on a busy CPU server takes seconds).
+        import httpx  # here: the CLI imports this module for its error class on every command
+
         self._client = httpx.Client(headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
                                     timeout=httpx.Timeout(timeout, connect=5.0))
         self._dimension: int | None = None
@@ -76,6 +81,8 @@ class ServerEmbedder(Embedder):
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def _post(self, body: dict) -> httpx.Response:
+        import httpx
+
         for wait in (*_BACKOFF, None):
             try:
                 response = self._client.post(self.url, json=body)

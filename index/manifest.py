@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, text BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (version_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -67,6 +68,9 @@ class Manifest:
         rows = self._db.execute("SELECT path, source, sha256, version_id, chunks, indexed_at "
                                 "FROM documents ORDER BY source").fetchall()
         return [DocumentRow(*row) for row in rows]
+
+    def has_documents(self) -> bool:
+        return self._db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is not None
 
     def text(self, sha256: str) -> str | None:
         row = self._db.execute("SELECT text FROM texts WHERE sha256 = ?", (sha256,)).fetchone()
@@ -122,9 +126,18 @@ class Manifest:
                 "SELECT 1 FROM documents WHERE version_id = ?", (v,)).fetchone()])
             self._db.execute("DELETE FROM texts WHERE sha256 NOT IN (SELECT sha256 FROM documents)")
 
+    def embedder_identity(self) -> str | None:
+        """Which embedder wrote the stored vectors (None: not recorded, an index older than this record)."""
+        row = self._db.execute("SELECT value FROM settings WHERE key = 'embedder'").fetchone()
+        return row[0] if row else None
+
+    def set_embedder_identity(self, identity: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('embedder', ?)", (identity,))
+
     def clear(self) -> None:
         with self._transaction():
-            for table in ("documents", "texts", "journal", "keyword_terms", "keyword_chunks"):
+            for table in ("documents", "texts", "journal", "keyword_terms", "keyword_chunks", "settings"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def _transaction(self):

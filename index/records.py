@@ -70,6 +70,8 @@ class IndexReport(BaseModel):
     chunks_written: int = 0
     chunks_embedded: int = 0
     recovered: list[str] = Field(default=[], description="what crash recovery repaired first")
+    reembedded: int = Field(default=0, description="chunk texts re-embedded because the embedder changed")
+    embedder: str = Field(default="", description="what wrote the index's vectors")
     read_by_ocr: dict[str, int] = Field(default={}, description="source -> pages (or images) read by OCR")
     seconds: float = 0.0
 
@@ -91,6 +93,8 @@ class IndexReport(BaseModel):
         ]
         lines += [f"renamed: {old} -> {new}" for old, new in self.renamed]
         lines += [f"recovered: {what}" for what in self.recovered]
+        if self.reembedded:
+            lines.append(f"re-embedded {self.reembedded} chunks: the embedder is now {self.embedder}")
         lines += [f"read by OCR: {note}" for note in self.ocr_notes()]
         lines += [f"skipped: {s.path}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)

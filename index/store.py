@@ -1,14 +1,14 @@
-"""The chunk store: a Chroma collection (embedded or a server) behind llama-index's ChromaVectorStore.
+"""The chunk store: a Chroma collection (embedded or a server), written and read with Chroma's own calls.
 
-Chunks of one version of one document share a `ref_doc_id` (the version id), so a version is added and
+Chunks of one version of one document share a `document_id` (the version id), so a version is added and
 deleted as a unit; chunk ids are `<version id>-<chunk number>`, so writing the same version twice
-cannot duplicate anything.
+cannot duplicate anything. Records written by older versions through llama-index's ChromaVectorStore also
+hold its copy of each node, which nothing reads; importing llama-index to write them took over 2 s a run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,10 +18,9 @@ import numpy as np
 from index.manifest import DocumentRow
 from index.records import Chunk, StoredChunk, chunk_id
 
-# ChromaVectorStore.add rejects batches much over 5,400 records; stay well below.
+# Chroma rejects batches much over 5,400 records; stay well below.
 _WRITE_BATCH = 4000
 _READ_PAGE = 5000
-_METADATA_KEYS = ["source", "path", "sha256", "start", "end", "chunk", "text_key"]
 
 
 class StoreUnavailable(RuntimeError):
@@ -58,32 +57,26 @@ class ChunkStore:
             raise StoreUnavailable(f"cannot open the Chroma store at {self.location}: {exc} ({hint})") from exc
 
     def _open_collection(self) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         # embedding_function=None: vectors always come from our embedder; Chroma's default
         # function would try to download a model.
         self._collection = self._client.get_or_create_collection(
             self._name, embedding_function=None, metadata={"hnsw:space": "cosine"})
-        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
 
     def add_versions(self, versions: list[tuple[DocumentRow, list[Chunk], list[np.ndarray]]]) -> None:
         """Write the chunks of several document versions, in as few store calls as the store allows."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
-        nodes = []
+        ids, vectors, metadatas, texts = [], [], [], []
         for row, chunks, embeddings in versions:
             for chunk, vector in zip(chunks, embeddings):
-                node = TextNode(
-                    id_=chunk_id(row.version_id, chunk.index), text=chunk.text, embedding=vector.tolist(),
-                    metadata={"source": row.source, "path": row.path, "sha256": row.sha256, "start": chunk.start,
-                              "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text)},
-                    # Only the text is embedded; metadata would eat into the embedder's 256 word pieces.
-                    excluded_embed_metadata_keys=_METADATA_KEYS,
-                )
-                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=row.version_id)
-                nodes.append(node)
-        for first in range(0, len(nodes), _WRITE_BATCH):
-            self.vector_store.add(nodes[first:first + _WRITE_BATCH])
+                ids.append(chunk_id(row.version_id, chunk.index))
+                vectors.append(vector)
+                metadatas.append({"source": row.source, "path": row.path, "sha256": row.sha256, "start": chunk.start,
+                                  "end": chunk.end, "chunk": chunk.index, "text_key": text_key(chunk.text),
+                                  "document_id": row.version_id})
+                texts.append(chunk.text)
+        for first in range(0, len(ids), _WRITE_BATCH):
+            end = first + _WRITE_BATCH
+            self._collection.add(ids=ids[first:end], embeddings=np.asarray(vectors[first:end], dtype=np.float32),
+                                 metadatas=metadatas[first:end], documents=texts[first:end])
 
     def delete_versions(self, version_ids: list[str]) -> None:
         if version_ids:
@@ -118,6 +111,27 @@ class ChunkStore:
             out.setdefault(meta["document_id"], []).append((int(meta["chunk"]), text))
         return out
 
+    def all_texts(self) -> tuple[list[str], list[str]]:
+        """Every chunk's id and text (for re-embedding with another embedder)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        for offset in range(0, self.count(), _READ_PAGE):
+            page = self._collection.get(include=["documents"], limit=_READ_PAGE, offset=offset)
+            ids += page["ids"]
+            texts += page["documents"]
+        return ids, texts
+
+    def dimension(self) -> int | None:
+        """Length of the stored vectors (None when the store is empty)."""
+        found = self._collection.get(limit=1, include=["embeddings"])
+        return len(found["embeddings"][0]) if len(found["ids"]) else None
+
+    def replace_vectors(self, ids: list[str], vectors: np.ndarray) -> None:
+        """New vectors for existing chunks; their texts and metadata stay."""
+        for first in range(0, len(ids), _WRITE_BATCH):
+            self._collection.update(ids=ids[first:first + _WRITE_BATCH],
+                                    embeddings=vectors[first:first + _WRITE_BATCH])
+
     def get_chunks(self, ids: list[str], query_vector: np.ndarray) -> list[StoredChunk]:
         """These chunks (in the order asked, missing ones left out), each scored by its cosine with query_vector."""
         if not ids:
@@ -130,18 +144,13 @@ class ChunkStore:
         return [by_id[cid] for cid in ids if cid in by_id]
 
     def search(self, query_embedding: np.ndarray, top_k: int) -> list[StoredChunk]:
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
         if self.count() == 0:
             return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=query_embedding.tolist(), similarity_top_k=top_k))
-        out = []
-        for node, similarity in zip(result.nodes, result.similarities):
-            # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cosine.
-            cosine = 1.0 + math.log(max(similarity, 1e-12))
-            out.append(_stored_chunk(node.node_id, node.metadata, node.get_content(), cosine))
-        return out
+        found = self._collection.query(query_embeddings=[query_embedding.tolist()], n_results=top_k,
+                                       include=["documents", "metadatas", "distances"])
+        # In cosine space Chroma's distance is 1 - cosine.
+        return [_stored_chunk(cid, meta, text, 1.0 - distance) for cid, meta, text, distance
+                in zip(found["ids"][0], found["metadatas"][0], found["documents"][0], found["distances"][0])]
 
     def reset(self) -> None:
         """Drop every chunk (for --rebuild)."""

@@ -14,24 +14,29 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from tqdm import tqdm
 
 from index.chunking import Chunker
-from index.embedder import Embedder
 from index.files import FoundFile, discover
 from index.extraction import ExtractionWorker
 from index.loaders import SkipFile, read_file
 from index.lock import WriterLock
 from index.manifest import DocumentRow, Manifest, now_iso
 from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
-from index.store import ChunkStore, text_key
+from index.reembed import match_embedder, recorded_embedder
+from index.store import text_key
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+    from index.store import ChunkStore
 
 
 def version_id(path: str, source: str, sha256: str) -> str:
-    """One id per version of a document: the ref_doc_id its chunks share in the store. The displayed
+    """One id per version of a document: the document_id its chunks share in the store. The displayed
     source is part of it, so re-indexing the same file under another spelling never reuses the id of
     the version it replaces (whose chunks are deleted right after)."""
     return hashlib.sha1(f"{path}\0{source}\0{sha256}".encode()).hexdigest()[:24]
@@ -50,12 +55,15 @@ class _Prepared:
 
 
 class Indexer:
-    def __init__(self, store: ChunkStore, manifest: Manifest, embedder: Embedder, lock_path: Path,
-                 chunk_tokens: int, overlap_tokens: int, max_file_bytes: int, embed_batch: int = 256,
-                 extract_seconds: float = 60.0, extract_memory_mb: int = 2048):
-        self.store = store
+    """The store and the embedder are opened on first use (seconds each): listing documents, or a run that
+    finds nothing changed, needs neither. store_folder is the embedded store's folder (None for a server)."""
+
+    def __init__(self, open_store: Callable[[], ChunkStore], manifest: Manifest, open_embedder: Callable[[], Embedder],
+                 lock_path: Path, chunk_tokens: int, overlap_tokens: int, max_file_bytes: int, embed_batch: int = 256,
+                 extract_seconds: float = 60.0, extract_memory_mb: int = 2048, store_folder: Path | None = None):
+        self._open_store = open_store
         self.manifest = manifest
-        self.embedder = embedder
+        self._open_embedder = open_embedder
         self.lock_path = lock_path
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
@@ -63,6 +71,15 @@ class Indexer:
         self.embed_batch = embed_batch
         self.extract_seconds = extract_seconds
         self.extract_memory_mb = extract_memory_mb
+        self.store_folder = store_folder
+
+    @cached_property
+    def store(self) -> ChunkStore:
+        return self._open_store()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self._open_embedder()
 
     # ----- reading the index -----------------------------------------------------------------------
 
@@ -79,35 +96,69 @@ class Indexer:
     def sync(self, paths: list[str], rebuild: bool = False, wait_seconds: float = 0.0,
              progress: bool = True) -> IndexReport:
         started = time.perf_counter()
-        report = IndexReport()
         with WriterLock(self.lock_path, wait_seconds):
-            if rebuild:
-                self.store.reset()
-                self.manifest.clear()
-            report.recovered = self._recover()
-            files, skipped, roots = discover(paths)
-            live = {row.path: row for row in self.manifest.documents()}
-            for miss in skipped:
-                # A given path that vanished is a deletion when the index holds documents under it.
-                gone_root = os.path.abspath(miss.path)
-                if miss.reason == "no such file or folder" and any(_under(p, [gone_root]) for p in live):
-                    roots.append(gone_root)
-                else:
-                    report.skipped.append(miss)
-            kept, added = self._write_changes(files, live, report, progress)
-            gone = [row for path, row in live.items() if _under(path, roots) and path not in kept]
-            # An added file with the bytes of a file that disappeared is that file, renamed or moved.
-            gone_by_sha = {row.sha256: row for row in gone}
-            for row in added:
-                old = gone_by_sha.pop(row.sha256, None)
-                if old is not None:
-                    report.renamed.append((old.source, row.source))
-                else:
-                    report.added.append(row.source)
-            for row in gone:
-                self._delete(row)
-            report.removed = sorted(row.source for row in gone_by_sha.values())
+            report = None if rebuild else self._nothing_changed(paths)
+            if report is None:
+                report = self._sync(paths, rebuild, progress)
         report.seconds = time.perf_counter() - started
+        return report
+
+    def _nothing_changed(self, paths: list[str]) -> IndexReport | None:
+        """The report of a run with nothing to do, proved without opening the store or the embedder; None when
+        anything may need work (then the full run decides). An empty journal proves no write was left half done,
+        so the store holds what the manifest says; a server's store can be changed by others, so it is checked."""
+        if self.store_folder is None or not (self.store_folder / "chroma.sqlite3").is_file() \
+                or self.manifest.journalled() or self.manifest.versions_without_postings() \
+                or recorded_embedder(self.manifest, self.embedder) != self.embedder.identity:
+            return None
+        files, skipped, roots = discover(paths)
+        live = {row.path: row for row in self.manifest.documents()}
+        found = {f.path for f in files}
+        if skipped or any(_under(path, roots) and path not in found for path in live):
+            return None
+        report = IndexReport(embedder=self.embedder.identity)
+        for f in files:
+            row = live.get(f.path)
+            try:
+                if row is None or row.source != f.source \
+                        or hashlib.sha256(read_file(f.path, self.max_file_bytes)).hexdigest() != row.sha256:
+                    return None
+            except Exception:  # unreadable now: the full run says why
+                return None
+            report.unchanged.append(f.source)
+        return report
+
+    def _sync(self, paths: list[str], rebuild: bool, progress: bool) -> IndexReport:
+        self.embedder.load()  # now: a bad embedder setting or a server that is down stops the run before any file
+        report = IndexReport()
+        if rebuild:
+            self.store.reset()
+            self.manifest.clear()
+        report.recovered = self._recover()
+        report.reembedded = match_embedder(self.store, self.manifest, self.embedder, progress)
+        report.embedder = self.embedder.identity
+        files, skipped, roots = discover(paths)
+        live = {row.path: row for row in self.manifest.documents()}
+        for miss in skipped:
+            # A given path that vanished is a deletion when the index holds documents under it.
+            gone_root = os.path.abspath(miss.path)
+            if miss.reason == "no such file or folder" and any(_under(p, [gone_root]) for p in live):
+                roots.append(gone_root)
+            else:
+                report.skipped.append(miss)
+        kept, added = self._write_changes(files, live, report, progress)
+        gone = [row for path, row in live.items() if _under(path, roots) and path not in kept]
+        # An added file with the bytes of a file that disappeared is that file, renamed or moved.
+        gone_by_sha = {row.sha256: row for row in gone}
+        for row in added:
+            old = gone_by_sha.pop(row.sha256, None)
+            if old is not None:
+                report.renamed.append((old.source, row.source))
+            else:
+                report.added.append(row.source)
+        for row in gone:
+            self._delete(row)
+        report.removed = sorted(row.source for row in gone_by_sha.values())
         return report
 
     def remove(self, path: str, wait_seconds: float = 0.0) -> list[str]:
@@ -204,7 +255,7 @@ class Indexer:
                         yield _Prepared(found, sha, unchanged=True)
                         continue
                     extracted = worker.extract(found.path, data)
-                    chunker = chunker or Chunker(self.embedder.tokenizer,
+                    chunker = chunker or Chunker(self.embedder.word_pieces,
                                                  min(self.chunk_tokens, self.embedder.max_tokens), self.overlap_tokens)
                     yield _Prepared(found, sha, text=extracted.text, ocr_pages=extracted.ocr_pages,
                                     chunks=chunker.chunk(extracted.text))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.services import Services, quiet_offline_environment
+from assistant.services import Services, derived_models_dir, quiet_offline_environment
 from assistant.settings import load_settings
-from index.embedder import Embedder
+from index.embedder import Embedder, build_embedder
 
 quiet_offline_environment()
 # Extractive answers unless a test asks for a model: the few model-backed tests say so explicitly
@@ -126,9 +126,9 @@ def add_hostile_files(folder: Path) -> None:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real packaged MiniLM, loaded once for the whole session."""
-    model = Embedder()
-    model.model  # load now, not inside the first timed step
+    """The real packaged MiniLM (the default: int8), loaded once for the whole session."""
+    model = build_embedder(None, "int8", derived_models_dir())
+    model.load()  # now, not inside the first timed step
     return model
 
 

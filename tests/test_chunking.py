@@ -18,6 +18,14 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(packaged_minilm_path())
 
 
+@pytest.fixture(scope="module")
+def word_pieces():
+    """What the chunker counts with; the transformers tokenizer above checks its counts independently."""
+    from index.embedder import Embedder
+
+    return Embedder().word_pieces
+
+
 def test_sentences_of_a_news_article():
     text = "Mr. Smith met U.S. officials on May 4. They agreed. “Is it over?” he asked.\nNew line here"
     assert [text[s.start:s.end] for s in sentence_spans(text)] == [
@@ -35,8 +43,8 @@ def _word_pieces(tokenizer, text: str) -> int:
 
 
 @pytest.mark.parametrize("max_tokens,overlap", [(256 - 2, 32), (60, 16), (20, 0)])
-def test_chunks_are_exact_bounded_and_cover_the_text(tokenizer, max_tokens, overlap):
-    chunks = Chunker(tokenizer, max_tokens, overlap).chunk(ARTICLE)
+def test_chunks_are_exact_bounded_and_cover_the_text(tokenizer, word_pieces, max_tokens, overlap):
+    chunks = Chunker(word_pieces, max_tokens, overlap).chunk(ARTICLE)
     assert [c.index for c in chunks] == list(range(len(chunks)))
     for chunk in chunks:
         assert chunk.text == ARTICLE[chunk.start:chunk.end]
@@ -51,18 +59,18 @@ def test_chunks_are_exact_bounded_and_cover_the_text(tokenizer, max_tokens, over
         assert overlap or right.start >= left.end
 
 
-def test_overlap_repeats_the_trailing_sentences_that_fit(tokenizer):
+def test_overlap_repeats_the_trailing_sentences_that_fit(tokenizer, word_pieces):
     text = " ".join(f"Sentence number {i} is short." for i in range(40))
-    chunks = Chunker(tokenizer, 50, 20).chunk(text)
+    chunks = Chunker(word_pieces, 50, 20).chunk(text)
     for left, right in zip(chunks, chunks[1:]):
         shared = text[right.start:left.end]
         assert right.start < left.end and shared.endswith("short.")
         assert len(tokenizer(shared, add_special_tokens=False)["input_ids"]) <= 20
 
 
-def test_a_sentence_longer_than_the_limit_is_split_between_words(tokenizer):
+def test_a_sentence_longer_than_the_limit_is_split_between_words(tokenizer, word_pieces):
     words = " ".join(f"word{i}" for i in range(400)) + "."
-    chunks = Chunker(tokenizer, 100, 0).chunk(words)
+    chunks = Chunker(word_pieces, 100, 0).chunk(words)
     assert len(chunks) > 3
     assert "".join(c.text + " " for c in chunks).split() == words.split()
     for chunk in chunks:
@@ -70,5 +78,5 @@ def test_a_sentence_longer_than_the_limit_is_split_between_words(tokenizer):
         assert not chunk.text.startswith("#")
 
 
-def test_empty_text_has_no_chunks(tokenizer):
-    assert Chunker(tokenizer, 100, 10).chunk("  \n ") == []
+def test_empty_text_has_no_chunks(word_pieces):
+    assert Chunker(word_pieces, 100, 10).chunk("  \n ") == []

@@ -85,7 +85,7 @@ def test_a_journalled_version_that_is_not_live_is_never_returned(make_services, 
     text = "Half-written report about the wombat census.\n"
     row = DocumentRow(path=str(notes / "wombat.txt"), source=str(notes / "wombat.txt"), sha256="0" * 64,
                       version_id="f" * 24, chunks=1, indexed_at=now_iso())
-    chunks = Chunker(embedder.tokenizer, 200, 32).chunk(text)
+    chunks = Chunker(embedder.word_pieces, 200, 32).chunk(text)
     services.manifest.begin_versions([(row, text, chunks)])
     services.store.add_versions([(row, chunks, list(embedder.embed([c.text for c in chunks])))])
     assert services.store.count() == len(NOTES) + 1  # Chroma holds it, and dense search would find it
