@@ -73,7 +73,7 @@ class Library:
             self.watch_events += 1
 
         def watch() -> None:
-            self.writer.embedder.model  # loaded now, in the background: not by the first change's re-index
+            self.writer.embedder.load()  # loaded now, in the background: not by the first change's re-index
             watch_and_sync(self.writer.indexer, settings.sources, changed, stop, debounce_ms=settings.watch_debounce_ms,
                            wait_seconds=WRITE_WAIT_SECONDS, on_error=problem, home=settings.home)
 

@@ -9,9 +9,11 @@ read from the live postings in one snapshot.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import sqlite3
+import sys
 import threading
 from collections import Counter
 from functools import lru_cache
@@ -49,10 +51,16 @@ _LIVE_POSTINGS = ("keyword_terms t JOIN keyword_chunks c ON c.id = t.chunk_id "
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words, English stop words dropped."""
-    from llama_index.core.utils import globals_helper  # NLTK's English stop words, shipped offline
-
-    stop = globals_helper.stopwords
+    stop = _stop_words()
     return [word for word in _WORD.findall(text.lower()) if word not in stop]
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """NLTK's English stop words, from the copy llama-index ships (offline). Read as a file: importing
+    llama-index for them took seconds of every command's start."""
+    package = importlib.util.find_spec("llama_index.core").submodule_search_locations[0]
+    return frozenset(Path(package, "_static", "nltk_cache", "corpora", "stopwords", "english").read_text().split())
 
 
 def terms(text: str) -> list[str]:
@@ -67,9 +75,28 @@ def _stem(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    from nltk.stem.snowball import SnowballStemmer
-
+    # `import nltk` imports all of NLTK, scikit-learn and SciPy included: 2 of the 2.4 CPU seconds it took went
+    # there, at every question's start. NLTK carries on without them (it catches the ImportError), and the
+    # stemmer uses neither, so this thread may not import them while NLTK loads; other threads import as usual.
+    refuse = _RefuseInThisThread("sklearn", "scipy")
+    sys.meta_path.insert(0, refuse)
+    try:
+        from nltk.stem.snowball import SnowballStemmer
+    finally:
+        sys.meta_path.remove(refuse)
     return SnowballStemmer("english")
+
+
+class _RefuseInThisThread:
+    """An import finder that fails imports of these packages made by the thread that created it."""
+
+    def __init__(self, *packages: str):
+        self.packages, self.thread = packages, threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and name.split(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"{name} is not imported while NLTK loads", name=name)
+        return None  # the other finders decide
 
 
 def write_postings(db: sqlite3.Connection, version_id: str, chunks: Iterable[tuple[int, str]]) -> None:
