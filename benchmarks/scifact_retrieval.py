@@ -50,7 +50,7 @@ def load_claims(data: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     return claims, qrels
 
 
-def index_corpus(data: Path, home: Path) -> Services:
+def index_corpus(data: Path, home: Path, precision: str = "int8") -> Services:
     folder = home / "scifact-corpus"
     folder.mkdir(parents=True, exist_ok=True)
     for line in (data / "corpus.jsonl").read_text().splitlines():
@@ -58,7 +58,7 @@ def index_corpus(data: Path, home: Path) -> Services:
         path = folder / f"{doc['_id']}.txt"
         if not path.exists():
             path.write_text(f"{doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
-    services = Services(load_settings(home=str(home / "home")))
+    services = Services(load_settings(home=str(home / "home"), embedder_precision=precision))
     started = time.perf_counter()
     report = services.indexer.sync([str(folder)], progress=True)
     print(f"indexed: {report.summary().splitlines()[0]}; {report.chunks_written} chunks written "
