@@ -184,8 +184,10 @@ def ask_command(services: Services, question, as_json, top_k, history_file) -> N
     """Answer QUESTION from the indexed documents, citing verbatim quotes."""
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
-    services.embedder.load()  # load before the clock starts: timings are per question, not per process
-    services.answerer  # and the model with it
+    # Loaded before the clock starts (timings are per question, not per process); the chat model first, as it
+    # sets how many threads the embedder may use.
+    services.answerer
+    services.embedder.load()
     if as_json:
         click.echo(services.answerer.ask(question, history, top_k=top_k).model_dump_json(indent=2))
     else:
