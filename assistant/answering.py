@@ -224,9 +224,8 @@ def _question_turn(numbered_passages: str, question: str) -> str:
 
 
 def warm_up(chat_model: ChatModel) -> None:
-    """Run the fixed prompt prefix once, so the first question does not pay for it."""
-    for _ in chat_model.stream(answer_prompt("", [])[:-1] + [{"role": "user", "content": "Ready?"}], max_tokens=1):
-        pass
+    """Get the fixed prompt prefix into the model's cache, so the first question does not pay for it."""
+    chat_model.warm_up(answer_prompt("", [])[:-1])
 
 
 def _declined(answer: Answer, resolution: Resolution, clock: "_Clock") -> Iterator[StreamEvent]:
