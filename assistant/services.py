@@ -43,7 +43,8 @@ _BUILT_FROM = {
     "document_texts": ("home", "chroma_url", "collection"),
     "retriever": ("home", "chroma_url", "collection", "embedder_path", "embedder_precision", "embedder_url",
                   "embedder_model", "retrieval"),
-    "chat_model": ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "home"),
+    "chat_model": ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "llm_draft",
+                   "llm_prefix_cache", "home"),
 }
 
 
