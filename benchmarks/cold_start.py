@@ -136,7 +136,7 @@ def main() -> None:
             breakdowns[name] = import_breakdown(command, env)
     minutes = (time.perf_counter() - started) / 60
 
-    name, avx2, vnni = cpu()
+    cpu_name, avx2, vnni = cpu()
     lines = [f"## {args.label}", "",
              f"Measured {date.today()} at commit {args.commit or commit()}; load average {load:.2f} at the start, "
              f"{os.getloadavg()[0]:.2f} at the end; {args.runs} runs each, a fresh process per run; question: "
@@ -153,7 +153,7 @@ def main() -> None:
     section = "\n".join(lines) + "\n"
     print(section)
 
-    header = HEADER.format(minutes=round(minutes), cpu=name, cores=os.cpu_count(), avx2="yes" if avx2 else "no",
+    header = HEADER.format(minutes=round(minutes), cpu=cpu_name, cores=os.cpu_count(), avx2="yes" if avx2 else "no",
                            vnni="yes" if vnni else "no")
     sections = {}
     if args.doc.is_file():
