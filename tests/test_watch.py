@@ -244,7 +244,8 @@ def test_index_watch_command_reports_changes_and_stops_on_ctrl_c(tmp_path):
         reported_at = wait_for("added 1, updated 0, renamed 0", 1)
         print(f"CLI: {reported_at - changed_at:.2f} s from change to report")
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        # Ctrl-C lets a re-index under way finish (by design); on a loaded CI machine that can take a while.
+        assert process.wait(timeout=60) == 0
         wait_for("stopped watching", 2)
     finally:
         if process.poll() is None:
