@@ -54,6 +54,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import ocr_speed  # noqa: E402  (its cpu_line)
+
 GB = 1 << 30
 MB = 1 << 20
 CANARY = "XXE-CANARY-7731"  # the content of a file outside the folder that external entities point at
@@ -1328,14 +1330,7 @@ def per_file_pass(folder: Path, names: list[str]) -> dict[str, dict]:
 
 
 def cpu_line() -> str:
-    model, flags = "?", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name") and model == "?":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags") and not flags:
-            flags = set(line.split(":", 1)[1].split())
-    marks = ", ".join(f"{flag}: {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512f", "avx512_vnni"))
-    return f"{model}, {os.cpu_count()} cores ({marks}), {platform.python_implementation()} {platform.python_version()}"
+    return f"{ocr_speed.cpu_line()}, {platform.python_implementation()} {platform.python_version()}"
 
 
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u00a0-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160"
