@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -206,40 +207,54 @@ class Indexer:
 
     def _write_changes(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport,
                        progress: bool) -> tuple[set[str], list[DocumentRow]]:
-        """Index new and changed files; return the paths that stay live and the rows of new documents."""
+        """Index new and changed files; return the paths that stay live and the rows of new documents.
+        Batch N is written (Chroma, manifest) by a writer thread while batch N+1 is embedded: otherwise the
+        cores would wait on the writes, which take a tenth of an int8 run."""
         kept: set[str] = set()
         added: list[DocumentRow] = []
         run_vectors: dict[str, object] = {}  # text_key -> vector embedded earlier in this run
+        written: Future | None = None
+        bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress, dynamic_ncols=True)
+        # An error or Ctrl-C here waits for the write under way: the journal then holds whole batches only.
+        with bar, ThreadPoolExecutor(1, thread_name_prefix="index-writer") as writer:
+            for batch in self._batches(files, live, report, kept, bar):
+                embedded = self._embed(batch, live, report, run_vectors)
+                if written is not None:
+                    added += written.result()  # one write in flight: memory stays at two batches
+                written = writer.submit(self._write, embedded, live, report)
+            if written is not None:
+                added += written.result()
+        return kept, added
+
+    def _batches(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport, kept: set[str],
+                 bar: tqdm) -> Iterator[list[_Prepared]]:
+        """The changed files, prepared, in batches of about `embed_batch` chunks; the rest goes in the report."""
         by_sha: dict[str, list[DocumentRow]] = {}
         for row in live.values():
             by_sha.setdefault(row.sha256, []).append(row)
         pending: list[_Prepared] = []
-        bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress, dynamic_ncols=True)
-        try:
-            for item in _in_background(self._prepare(files, live)):
-                bar.update(1)
-                # A file that became unreadable keeps its last good version rather than vanish.
-                kept.add(item.found.path)
-                if item.skipped:
-                    report.skipped.append(item.skipped)
-                elif item.unchanged:
-                    report.unchanged.append(item.found.source)
-                else:
-                    if item.ocr_pages:
-                        report.read_by_ocr[item.found.source] = item.ocr_pages
-                    reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
-                    if item.found.path in live:
-                        reuse_from.append(live[item.found.path].version_id)
-                    item.vectors = self.store.vectors_by_text(reuse_from)
-                    pending.append(item)
-                    if sum(len(p.chunks) for p in pending) >= self.embed_batch:
-                        added += self._flush(pending, live, report, run_vectors)
-                        pending = []
-                        bar.set_postfix(chunks=report.chunks_written)
-            added += self._flush(pending, live, report, run_vectors)
-        finally:
-            bar.close()
-        return kept, added
+        for item in _in_background(self._prepare(files, live)):
+            bar.update(1)
+            # A file that became unreadable keeps its last good version rather than vanish.
+            kept.add(item.found.path)
+            if item.skipped:
+                report.skipped.append(item.skipped)
+            elif item.unchanged:
+                report.unchanged.append(item.found.source)
+            else:
+                if item.ocr_pages:
+                    report.read_by_ocr[item.found.source] = item.ocr_pages
+                reuse_from = [row.version_id for row in by_sha.get(item.sha256, [])]
+                if item.found.path in live:
+                    reuse_from.append(live[item.found.path].version_id)
+                item.vectors = self.store.vectors_by_text(reuse_from)
+                pending.append(item)
+                if sum(len(p.chunks) for p in pending) >= self.embed_batch:
+                    yield pending
+                    pending = []
+                    bar.set_postfix(chunks=report.chunks_written)
+        if pending:
+            yield pending
 
     def _prepare(self, files: list[FoundFile], live: dict[str, DocumentRow]) -> Iterator[_Prepared]:
         # Both built on first need: a run where nothing changed starts no worker and loads no tokenizer.
@@ -265,10 +280,9 @@ class Indexer:
                     reason = f"unexpected error: {type(exc).__name__}: {exc}"
                     yield _Prepared(found, "", skipped=SkippedFile(path=found.source, reason=reason))
 
-    def _flush(self, pending: list[_Prepared], live: dict[str, DocumentRow], report: IndexReport,
-               run_vectors: dict[str, object]) -> list[DocumentRow]:
-        """Embed what neither the store nor this run has embedded, then write by the journal protocol."""
-        added = []
+    def _embed(self, pending: list[_Prepared], live: dict[str, DocumentRow], report: IndexReport,
+               run_vectors: dict[str, object]) -> list[tuple[_Prepared, DocumentRow, DocumentRow | None]]:
+        """Embed what neither the store nor this run has embedded; each file's new row and the row it replaces."""
         missing = list({chunk.text: None for p in pending for chunk in p.chunks
                         if text_key(chunk.text) not in p.vectors and text_key(chunk.text) not in run_vectors})
         run_vectors.update(zip(map(text_key, missing), self.embedder.embed(missing)))
@@ -281,6 +295,12 @@ class Indexer:
                               version_id=version_id(item.found.path, item.found.source, item.sha256), chunks=len(item.chunks),
                               indexed_at=now_iso())
             batch.append((item, row, live.get(item.found.path)))
+        return batch
+
+    def _write(self, batch: list[tuple[_Prepared, DocumentRow, DocumentRow | None]], live: dict[str, DocumentRow],
+               report: IndexReport) -> list[DocumentRow]:
+        """Write embedded files by the journal protocol; return the rows of new documents."""
+        added = []
         self.manifest.begin_versions([(row, item.text, item.chunks) for item, row, _ in batch])
         self.store.add_versions([(row, item.chunks, [item.vectors[text_key(c.text)] for c in item.chunks])
                                  for item, row, _ in batch])

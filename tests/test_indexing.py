@@ -166,3 +166,25 @@ def test_duplicate_files_in_one_run_are_embedded_once(make_services, good_corpus
     harbor_chunks = next(d.chunks for d in services.indexer.documents() if d.source.endswith("/harbor.txt"))
     assert report.chunks_embedded == report.chunks_written - 3 * harbor_chunks
     assert_store_matches_manifest(services)
+
+
+def test_a_failed_write_stops_the_run_and_the_next_run_completes(make_services, good_corpus):
+    """Writes run in a thread beside embedding; a store that refuses one (a Chroma server going away) must
+    stop the run with its error, not lose it, and leave nothing the next run cannot finish."""
+    services = make_services(embed_batch=1)  # a batch per file: writes overlap embedding
+    add_versions, calls = services.store.add_versions, []
+
+    def refuse_the_second(versions):
+        calls.append(len(versions))
+        if len(calls) == 2:
+            raise ConnectionError("Chroma went away")
+        add_versions(versions)
+
+    services.store.add_versions = refuse_the_second
+    with pytest.raises(ConnectionError, match="Chroma went away"):
+        services.indexer.sync([str(good_corpus)], progress=False)
+    assert len(calls) == 2  # nothing written after the failure
+    services.store.add_versions = add_versions
+    report = services.indexer.sync([str(good_corpus)], progress=False)
+    assert sorted(names(report.added + report.unchanged)) == GOOD
+    assert_store_matches_manifest(services)
