@@ -2,8 +2,8 @@
 
 In a temporary home, with seeds/ plus one small extra note copied to a temporary source folder and indexed
 once, each of these runs N times (a new process each time, wall clock around the subprocess):
-`ask QUESTION` (default local model), `--no-llm ask QUESTION`, `index SRC` with nothing changed, and
-`index SRC` after appending a different sentence to the note. A first `ask` runs once untimed: it assembles
+`ask --json QUESTION` (default local model; its timings split the wall time into stages), `--no-llm ask
+QUESTION`, `index SRC` with nothing changed, and `index SRC` after appending a different sentence to the note. A first `ask` runs once untimed: it assembles
 the model into the new home (once per home, about 6 s) and warms the file cache. Then where the time goes:
 `import assistant.cli` alone, and each command once under `python -X importtime`, its import seconds
 grouped by top-level package.
@@ -16,6 +16,7 @@ The doc keeps one section per label: a run replaces its own label's section and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -69,9 +70,9 @@ def assistant(home: Path, *args: str) -> list[str]:
     return [str(PYTHON), "-c", "from assistant.cli import main; main()", "--home", str(home), *args]
 
 
-def timed(command: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one run. CPU time barely moves when other work shares the machine, wall
-    time does; llama.cpp's threads make CPU exceed wall for `ask`."""
+def timed(command: list[str], env: dict) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, output) of one run. CPU time barely moves when other work shares the machine,
+    wall time does; llama.cpp's threads make CPU exceed wall for `ask`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
@@ -79,7 +80,19 @@ def timed(command: list[str], env: dict) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, done.stdout
+
+
+def ask_stages(runs: list[tuple[float, float, str]]) -> list[tuple[str, float]]:
+    """Median seconds of each stage of `ask --json`, from the answer's own timings and the process's wall time."""
+    stages = []
+    for wall, _, output in runs:
+        t = json.loads(output)["timings"]
+        stages.append({"process start, model load, saved prefix restored": wall - t["total_s"],
+                       "search and evidence ranking": t["sources_s"],
+                       "prompt read to the first answer token": t["first_token_s"] - t["sources_s"],
+                       "answer written and checked": t["total_s"] - t["first_token_s"]})
+    return [(name, statistics.median(s[name] for s in stages)) for name in stages[0]]
 
 
 def import_breakdown(command: list[str], env: dict, top: int = 6) -> tuple[float, list[tuple[str, float]]]:
@@ -114,12 +127,12 @@ def main() -> None:
         timed(assistant(home, "index", "--quiet", str(source)), env)
         timed(assistant(home, "ask", args.question), env)  # assembles the model into this home
         commands = {
-            "`ask` (default model)": assistant(home, "ask", args.question),
+            "`ask` (default model)": assistant(home, "ask", "--json", args.question),
             "`--no-llm ask`": assistant(home, "--no-llm", "ask", args.question),
             "`index`, nothing changed": assistant(home, "index", "--quiet", str(source)),
             "`index`, one file changed": assistant(home, "index", "--quiet", str(source)),
         }
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        times: dict[str, list[tuple[float, float, str]]] = {name: [] for name in commands}
         for run in range(args.runs):
             for name, command in commands.items():
                 if name.endswith("one file changed"):
@@ -143,9 +156,12 @@ def main() -> None:
              f"“{args.question}”.", "",
              "| command | median wall s | min | max | median CPU s |", "| --- | --- | --- | --- | --- |"]
     for name, runs in times.items():
-        wall = [w for w, _ in runs]
+        wall = [w for w, _, _ in runs]
         lines.append(f"| {name} | **{statistics.median(wall):.2f}** | {min(wall):.2f} | {max(wall):.2f} | "
-                     f"{statistics.median(c for _, c in runs):.2f} |")
+                     f"{statistics.median(c for _, c, _ in runs):.2f} |")
+    lines += ["", "Where `ask` (default model) spends its time (`ask --json` timings; medians of the runs):", "",
+              "| stage | median s |", "| --- | --- |"]
+    lines += [f"| {stage} | {seconds:.2f} |" for stage, seconds in ask_stages(times["`ask` (default model)"])]
     lines += ["", "Import time (one run under `python -X importtime`; each module's own time summed per "
                   "top-level package):", "", "| command | imports s | biggest packages (s) |", "| --- | --- | --- |"]
     lines += [f"| {name} | {total:.2f} | " + ", ".join(f"{pkg} {s:.2f}" for pkg, s in top) + " |"
