@@ -82,12 +82,12 @@ class Retriever(Protocol):
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, texts: Callable[[str], str | None], embedder: Embedder,
+    def __init__(self, retriever: Retriever, texts: Callable[[str], str | None], sentences: Embedder,
                  chat_model: ChatModel | None, top_k: int, passages: int, passage_words: int, max_quotes: int,
                  abstain_below: float, max_answer_tokens: int):
         self.retriever = retriever
         self.texts = texts  # sha256 -> the document's extracted text
-        self.embedder = embedder
+        self.sentences = sentences  # ranks sentences and checks claims (Embedder.precise)
         self.chat_model = chat_model
         self.top_k = top_k
         self.passages = passages
@@ -95,6 +95,7 @@ class Answerer:
         self.max_quotes = max_quotes
         self.abstain_below = abstain_below
         self.max_answer_tokens = max_answer_tokens
+        sentences.load()  # now: the first question's time is its own
         if chat_model is not None and chat_model.reuses_prompt_prefix:
             warm_up(chat_model)
 
@@ -114,14 +115,16 @@ class Answerer:
         if history:
             clock.mark("rewrite_s")
         query = rewritten or question
-        query_vector, chunks = self.retriever.retrieve(query, top_k or self.top_k)
+        _, chunks = self.retriever.retrieve(query, top_k or self.top_k)
+        # Sentences are ranked in the sentence embedder's space, which need not be the index's.
+        query_vector = self.sentences.embed_remembered([query])[0]
         if rewritten and self.chat_model is None:
             # The rule-based rewrite glues the previous question on: right for retrieval, but the quote must
             # answer what is asked now, so sentences are ranked against both and keywords come from now.
-            query_vector = query_vector + self.embedder.embed_one(question)
+            query_vector = query_vector + self.sentences.embed_one(question)
             query_vector /= np.linalg.norm(query_vector)
             query = question
-        evidence = rank_evidence(query, query_vector, gather_documents(chunks, self.texts), self.embedder)
+        evidence = rank_evidence(query, query_vector, gather_documents(chunks, self.texts), self.sentences)
         relevance = max((e.relevance for e in evidence), default=None)
         answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten,
                         evidence_score=relevance,
@@ -179,7 +182,7 @@ class Answerer:
             yield TokenEvent(text=text[shown:])
             shown = len(text)
         clock.mark("generate_s")
-        return check_answer("".join(pieces), passages, self.embedder, question)
+        return check_answer("".join(pieces), passages, self.sentences, question)
 
     def _settle(self, answer: Answer, checked: CheckedAnswer, ask: Ask, chosen: list[Evidence],
                 fallback: bool) -> None:

@@ -39,7 +39,7 @@ class HybridRetriever:
 
     def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]:
         self.check_index()
-        query_vector = self.embedder.embed_one(query)
+        query_vector = self.embedder.embed_remembered([query])[0]  # the answerer may embed it again
         if self.mode == "dense":
             return query_vector, [replace(c, fused=c.score) for c in self._dense(query_vector, top_k)]
         if self.mode == "bm25":

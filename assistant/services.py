@@ -128,6 +128,6 @@ class Services:
         from assistant.answering import Answerer
 
         s = self.settings
-        return Answerer(self.retriever, self.document_texts.get, self.embedder, self.chat_model, top_k=s.top_k,
+        return Answerer(self.retriever, self.document_texts.get, self.embedder.precise, self.chat_model, top_k=s.top_k,
                         passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
                         abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens)

@@ -57,12 +57,14 @@ def main() -> None:
             **{f"keyword {w}": RankWeights(keyword=w) for w in (0.0, 0.25, 1.0)},
             **{f"document {w}": RankWeights(document=w) for w in (0.0, 0.5, 2.0)}}
     ranks: dict[str, list[int | None]] = {name: [] for name in ["relevance alone", *grid]}
+    sentences = services.embedder.precise
     started = time.perf_counter()
     for q in questions:
-        query_vector, chunks = services.retriever.retrieve(q.question, services.settings.top_k)
+        _, chunks = services.retriever.retrieve(q.question, services.settings.top_k)
         documents = gather_documents(chunks, services.document_texts.get)
+        query_vector = sentences.embed_one(q.question)  # as the answerer ranks: in the precise embedder's space
         for name, weights in grid.items():
-            ranked = rank_evidence(q.question, query_vector, documents, services.embedder, weights)
+            ranked = rank_evidence(q.question, query_vector, documents, sentences, weights)
             ranks[name].append(first_holding(ranked, q))
             if name == "product":
                 by_relevance = sorted(ranked, key=lambda e: -e.relevance)

@@ -78,6 +78,12 @@ class Embedder:
     def share_cores(self) -> None:
         """Use one thread from now on: an in-process chat model needs the cores (see Services.chat_model)."""
 
+    @property
+    def precise(self) -> Embedder:
+        """The embedder that ranks sentences and checks claims at question time: this one, unless its
+        arithmetic is reduced (the int8 one has an fp32 twin). Its vectors never go into the index."""
+        return self
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 

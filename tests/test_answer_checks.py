@@ -54,7 +54,7 @@ def services(tmp_path_factory, embedder):
 def answerer(services, *replies: str) -> tuple[Answerer, ScriptedChat]:
     chat = ScriptedChat(*replies)
     s = services.settings
-    return Answerer(services.retriever, services.document_texts.get, services.embedder, chat, top_k=s.top_k,
+    return Answerer(services.retriever, services.document_texts.get, services.embedder.precise, chat, top_k=s.top_k,
                     passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
                     abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens), chat
 

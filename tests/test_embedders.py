@@ -103,3 +103,12 @@ def test_vectors_of_another_length_ask_for_a_rebuild(make_services, good_corpus,
     assert services.manifest.embedder_identity() == "all-MiniLM-L6-v2 int8"  # nothing changed
     report = services.indexer.sync([str(good_corpus)], rebuild=True, progress=False)
     assert report.added and services.manifest.embedder_identity() == "half-MiniLM"
+
+
+def test_sentences_are_ranked_by_the_fp32_twin_of_the_int8_embedder(make_services, embedder, fp32):
+    precise = embedder.precise
+    assert precise.identity == "all-MiniLM-L6-v2 fp32" and precise.precise is precise and fp32.precise is fp32
+    texts = [ARTICLE[s.start:s.end] for s in sentence_spans(ARTICLE)] + QUESTIONS
+    # The same arithmetic as torch's fp32, through onnxruntime: equal up to float rounding.
+    np.testing.assert_allclose(precise.embed(texts), fp32.embed(texts), atol=2e-4)
+    assert make_services().answerer.sentences is precise  # the index's vectors stay int8 (tests above)
