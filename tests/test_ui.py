@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 
 from assistant.access import AccessError, check_exposure, parse_auth
 from assistant.answerers import AnswererChoices
-from assistant.html_view import answer_html, context_html, document_html
+from ui.html_view import answer_html, context_html, document_html
 from assistant.records import Answer, AnswerSentence, Citation
 from assistant.services import Services
 from assistant.settings import load_settings

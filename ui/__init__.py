@@ -1,1 +1,2 @@
-"""The Gradio chat (not built yet): it will call the same services as the CLI (assistant.services)."""
+"""The web chat: Gradio layout (app.py) and its HTML (html_view.py). Presentation only: answering, indexing and
+uploads are the services the CLI and the HTTP API call (assistant.services, assistant.library)."""

@@ -1,5 +1,5 @@
 """The Gradio web chat. Wiring only: every operation is a call into assistant/ (the services the CLI uses),
-and every piece of HTML comes from assistant/html_view.py, which escapes all text it shows."""
+and every piece of HTML comes from ui/html_view.py, which escapes all text it shows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
-from assistant import html_view
+from ui import html_view
 from assistant.answerers import AnswererChoices
 from assistant.library import Library, PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
