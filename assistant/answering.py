@@ -20,8 +20,8 @@ from assistant.conversation import rewrite_question
 from assistant.evidence import Evidence, gather_documents, rank_evidence
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
-from assistant.records import (NOT_IN_DOCUMENTS, Answer, AnswerEvent, Citation, Message, Resolution, SourcesEvent,
-                               StreamEvent, TokenEvent)
+from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
+                               Scope, SourcesEvent, StreamEvent, TokenEvent)
 from index.embedder import Embedder
 from index.records import StoredChunk
 
@@ -78,7 +78,8 @@ EXAMPLES = [
 
 
 class Retriever(Protocol):
-    def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]: ...
+    def retrieve(self, query: str, top_k: int,
+                 version_ids: list[str] | None = None) -> tuple[np.ndarray, list[StoredChunk]]: ...
 
 
 class Answerer:
@@ -99,14 +100,26 @@ class Answerer:
         if chat_model is not None and chat_model.reuses_prompt_prefix:
             warm_up(chat_model)
 
-    def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Answer:
-        for event in self.stream(question, history, top_k):
+    def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None,
+            scope: Scope | None = None) -> Answer:
+        for event in self.stream(question, history, top_k, scope):
             if isinstance(event, AnswerEvent):
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")
 
-    def stream(self, question: str, history: list[Message] | None = None,
-               top_k: int | None = None) -> Iterator[StreamEvent]:
+    def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None,
+               scope: Scope | None = None) -> Iterator[StreamEvent]:
+        """Sources, the answer as it is written, then the checked answer. With a scope, only those documents are
+        searched, and a decline says the selected documents do not answer."""
+        for event in self._stream(question, history, top_k, scope):
+            if isinstance(event, AnswerEvent) and scope is not None:
+                event.answer.scope = scope.sources
+                if event.answer.answer == NOT_IN_DOCUMENTS:
+                    event.answer.answer = NOT_IN_SELECTED
+            yield event
+
+    def _stream(self, question: str, history: list[Message] | None, top_k: int | None,
+                scope: Scope | None) -> Iterator[StreamEvent]:
         clock = _Clock()
         question = question.strip()
         if not question:
@@ -115,7 +128,7 @@ class Answerer:
         if history:
             clock.mark("rewrite_s")
         query = rewritten or question
-        _, chunks = self.retriever.retrieve(query, top_k or self.top_k)
+        _, chunks = self.retriever.retrieve(query, top_k or self.top_k, scope.version_ids if scope else None)
         # Sentences are ranked in the sentence embedder's space, which need not be the index's.
         query_vector = self.sentences.embed_remembered([query])[0]
         if rewritten and self.chat_model is None:

@@ -178,20 +178,23 @@ def remove_command(services: Services, path) -> None:
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
 @click.option("--history", "history_file", type=click.Path(dir_okay=False),
               help='JSON list of {"role", "content"} messages, for follow-up questions.')
+@click.option("--source", "sources", multiple=True, metavar="PATH",
+              help="Only search this indexed file, or the documents under this folder (repeatable).")
 @click.pass_obj
 @_user_errors
-def ask_command(services: Services, question, as_json, top_k, history_file) -> None:
+def ask_command(services: Services, question, as_json, top_k, history_file, sources) -> None:
     """Answer QUESTION from the indexed documents, citing verbatim quotes."""
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
+    scope = services.scope(list(sources))
     # Loaded before the clock starts (timings are per question, not per process); the chat model first, as it
     # sets how many threads the embedder may use.
     services.answerer
     services.embedder.load()
     if as_json:
-        click.echo(services.answerer.ask(question, history, top_k=top_k).model_dump_json(indent=2))
+        click.echo(services.answerer.ask(question, history, top_k=top_k, scope=scope).model_dump_json(indent=2))
     else:
-        echo_stream(services.answerer.stream(question, history, top_k=top_k))
+        echo_stream(services.answerer.stream(question, history, top_k=top_k, scope=scope))
 
 
 @cli.command("chat")

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from assistant.citations import strip_markers
 from assistant.llm import ChatModel
-from assistant.records import NOT_IN_DOCUMENTS, Message
+from assistant.records import NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Message
 
 # Words that point back into the conversation instead of naming their subject.
 _BACK_REFERENCE = re.compile(
@@ -69,7 +69,7 @@ def rewrite_question(question: str, history: list[Message], chat_model: ChatMode
 def _rewrite_messages(question: str, history: list[Message]) -> list[dict]:
     lines = []
     for message in history[-2 * _TURNS:]:
-        if message.content.strip() == NOT_IN_DOCUMENTS:
+        if message.content.strip() in (NOT_IN_DOCUMENTS, NOT_IN_SELECTED):
             continue  # says nothing about what "it" refers to, and small models copy it
         text = " ".join(strip_markers(message.content).split())
         if message.role != "user":

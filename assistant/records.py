@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 # What an answer says when the documents do not answer (the UI and the history recognise it by this text).
 NOT_IN_DOCUMENTS = "The indexed documents do not contain an answer to this question."
+NOT_IN_SELECTED = "The selected documents do not contain an answer to this question."
 
 
 # How an answer came about; the JSON's `resolution` says which, so a user can see why an answer looks as it does.
@@ -65,6 +66,7 @@ class Answer(BaseModel):
     evidence_score: float | None = Field(None, description="score of the best quote; under the abstention "
                                                                "threshold the answer abstains")
     standalone_question: str | None = Field(None, description="the follow-up rewritten for retrieval")
+    scope: list[str] = Field([], description="the documents (sources) the question was limited to; empty: all")
     resolution: Resolution = Field("quoted", description="how the answer came about: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in RESOLUTIONS.items()))
     timings: dict[str, float] = {}
@@ -72,6 +74,13 @@ class Answer(BaseModel):
     @property
     def unsupported(self) -> list[str]:
         return [s.text for s in self.sentences if not s.supported]
+
+
+class Scope(BaseModel):
+    """Documents a question is limited to (`ask --source`, the chat's picker, `sources` in /ask)."""
+
+    sources: list[str]
+    version_ids: list[str]
 
 
 class Message(BaseModel):

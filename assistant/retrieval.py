@@ -37,19 +37,21 @@ class HybridRetriever:
         self.candidates = candidates  # per retriever, before fusion
         self.dense_weight = dense_weight
 
-    def retrieve(self, query: str, top_k: int) -> tuple[np.ndarray, list[StoredChunk]]:
+    def retrieve(self, query: str, top_k: int,
+                 version_ids: list[str] | None = None) -> tuple[np.ndarray, list[StoredChunk]]:
+        """The best chunks for the query; with version_ids, from those document versions only (both searches)."""
         self.check_index()
         query_vector = self.embedder.embed_remembered([query])[0]  # the answerer may embed it again
         if self.mode == "dense":
-            return query_vector, [replace(c, fused=c.score) for c in self._dense(query_vector, top_k)]
+            return query_vector, [replace(c, fused=c.score) for c in self._dense(query_vector, top_k, version_ids)]
         if self.mode == "bm25":
-            keyword = self.keyword_index.search(query, top_k)
+            keyword = self.keyword_index.search(query, top_k, version_ids)
             bm25 = dict(keyword)
             chunks = self.store.get_chunks([cid for cid, _ in keyword], query_vector)
             return query_vector, [replace(c, fused=bm25[c.chunk_id]) for c in chunks]
         depth = max(self.candidates, top_k)
-        dense = self._dense(query_vector, depth)
-        keyword = self.keyword_index.search(query, depth)
+        dense = self._dense(query_vector, depth, version_ids)
+        keyword = self.keyword_index.search(query, depth, version_ids)
         known = {c.chunk_id for c in dense}
         # BM25-only hits are fetched with their cosine, so both scores are known for every dense hit and
         # every BM25 hit's meaning counts too.
@@ -58,9 +60,9 @@ class HybridRetriever:
         ranked = sorted((replace(c, fused=fused[c.chunk_id]) for c in pool), key=lambda c: -c.fused)
         return query_vector, ranked[:top_k]
 
-    def _dense(self, query_vector: np.ndarray, top_k: int) -> list[StoredChunk]:
+    def _dense(self, query_vector: np.ndarray, top_k: int, version_ids: list[str] | None) -> list[StoredChunk]:
         """Dense hits of live versions only: no half-written document while an index run is going on."""
-        hits = self.store.search(query_vector, top_k)
+        hits = self.store.search(query_vector, top_k, version_ids)
         live = self.keyword_index.live([c.chunk_id for c in hits])
         return [c for c in hits if c.chunk_id in live]
 

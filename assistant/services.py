@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from assistant.records import Scope
 from assistant.settings import Settings, SettingsError
 from index.embedder import Embedder, build_embedder
 from index.manifest import DocumentTexts, Manifest
@@ -122,6 +123,19 @@ class Services:
                        max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch,
                        extract_seconds=s.extract_seconds, extract_memory_mb=s.extract_memory_mb,
                        store_folder=None if s.chroma_url else s.home / "chroma")
+
+    def scope(self, paths: list[str] | None) -> Scope | None:
+        """The documents a question is limited to, given as files or folders (as indexed); None: all of them."""
+        if not paths:
+            return None
+        rows = {}
+        for path in paths:
+            found = self.indexer.matching(path)
+            if not found:
+                raise ValueError(f"{path}: no indexed document is this file or under this folder; "
+                                 "`assistant docs` lists them")
+            rows.update((row.version_id, row) for row in found)
+        return Scope(sources=sorted(row.source for row in rows.values()), version_ids=sorted(rows))
 
     @cached_property
     def answerer(self) -> Answerer:

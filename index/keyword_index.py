@@ -10,6 +10,7 @@ read from the live postings in one snapshot.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import re
 import sqlite3
@@ -133,15 +134,16 @@ class KeywordIndex:
         self._lock = threading.Lock()  # one read transaction at a time on the shared connection
         self.k1, self.b = k1, b
 
-    def search(self, query: str, top_n: int) -> list[tuple[str, float]]:
-        """(store chunk id, BM25 score) of the best live chunks, best first."""
+    def search(self, query: str, top_n: int, version_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """(store chunk id, BM25 score) of the best live chunks, best first; with version_ids, only theirs
+        (the term statistics stay the whole index's, so a scope does not change how rare a word is)."""
         query_terms = Counter(terms(query))
-        if not query_terms:
+        if not query_terms or version_ids == []:
             return []
         with self._lock:
-            return self._search(query_terms, top_n)
+            return self._search(query_terms, top_n, version_ids)
 
-    def _search(self, query_terms: Counter, top_n: int) -> list[tuple[str, float]]:
+    def _search(self, query_terms: Counter, top_n: int, version_ids: list[str] | None) -> list[tuple[str, float]]:
         marks = ",".join("?" * len(query_terms))
         # One read transaction: statistics and postings from the same snapshot, even while indexing.
         self._db.execute("BEGIN")
@@ -162,8 +164,10 @@ class KeywordIndex:
                 f"WITH query (term, weight) AS (VALUES {values}) "
                 "SELECT c.version_id, c.chunk, SUM(q.weight * t.tf / (t.tf + ? * (1 - ? + ? * c.length / ?))) AS score "
                 f"FROM query q, {_LIVE_POSTINGS} WHERE t.term = q.term "
-                "GROUP BY c.id ORDER BY score DESC LIMIT ?",
-                [x for pair in weights for x in pair] + [self.k1, self.b, self.b, max(avg_length or 1.0, 1.0), top_n],
+                + ("" if version_ids is None else "AND c.version_id IN (SELECT value FROM json_each(?)) ")
+                + "GROUP BY c.id ORDER BY score DESC LIMIT ?",
+                [x for pair in weights for x in pair] + [self.k1, self.b, self.b, max(avg_length or 1.0, 1.0)]
+                + ([] if version_ids is None else [json.dumps(list(version_ids))]) + [top_n],
             ).fetchall()
         finally:
             self._db.execute("COMMIT")

@@ -143,10 +143,12 @@ class ChunkStore:
                  for cid, meta, text, cosine in zip(found["ids"], found["metadatas"], found["documents"], cosines)}
         return [by_id[cid] for cid in ids if cid in by_id]
 
-    def search(self, query_embedding: np.ndarray, top_k: int) -> list[StoredChunk]:
-        if self.count() == 0:
+    def search(self, query_embedding: np.ndarray, top_k: int, version_ids: list[str] | None = None) -> list[StoredChunk]:
+        """The nearest chunks; with version_ids, only those versions' chunks (a question scoped to documents)."""
+        if self.count() == 0 or version_ids == []:
             return []
-        found = self._collection.query(query_embeddings=[query_embedding.tolist()], n_results=top_k,
+        where = {"document_id": {"$in": list(version_ids)}} if version_ids is not None else None
+        found = self._collection.query(query_embeddings=[query_embedding.tolist()], n_results=top_k, where=where,
                                        include=["documents", "metadatas", "distances"])
         # In cosine space Chroma's distance is 1 - cosine.
         return [_stored_chunk(cid, meta, text, 1.0 - distance) for cid, meta, text, distance

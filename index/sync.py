@@ -164,14 +164,16 @@ class Indexer:
 
     def remove(self, path: str, wait_seconds: float = 0.0) -> list[str]:
         """Remove the document at path, or every document under a folder path; return their sources."""
-        target_abs = os.path.abspath(path)
-        target_src = os.path.normpath(path)
         with WriterLock(self.lock_path, wait_seconds):
-            rows = [row for row in self.manifest.documents()
-                    if row.source == target_src or _under(row.path, [target_abs])]
+            rows = self.matching(path)
             for row in rows:
                 self._delete(row)
         return [row.source for row in rows]
+
+    def matching(self, path: str) -> list[DocumentRow]:
+        """The live document at path (its source as indexed, or the file itself), or every one under a folder."""
+        target_abs, target_src = os.path.abspath(path), os.path.normpath(path)
+        return [row for row in self.manifest.documents() if row.source == target_src or _under(row.path, [target_abs])]
 
     # ----- internals -------------------------------------------------------------------------------
 

@@ -81,6 +81,16 @@ def test_ask_follows_up_with_history(server):
         server.client.predict("How tall is it?", [{"who": "me"}], api_name="/ask")
 
 
+def test_ask_limited_to_sources(server):
+    orrin = next(doc.source for doc in server.services.indexer.documents() if doc.source.endswith("volcano.md"))
+    others = [doc.source for doc in server.services.indexer.documents() if doc.source != orrin]
+    answer = server.client.predict("When did Mount Orrin last erupt?", None, others, api_name="/ask")
+    assert answer["scope"] == sorted(others) and all(c["source"] in others for c in answer["citations"])
+    assert "1931" not in answer["answer"]
+    with pytest.raises(Exception, match="no indexed document is this file or under this folder"):
+        server.client.predict("When did Mount Orrin last erupt?", None, ["nowhere.txt"], api_name="/ask")
+
+
 def test_upload_ask_about_it_then_remove_it(server, tmp_path):
     upload = tmp_path / "Saltmere ferry.md"
     upload.write_text(f"# Ferries\n\n{FERRY}\n", encoding="utf-8")

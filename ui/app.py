@@ -59,16 +59,21 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     # ----- chat ---------------------------------------------------------------------------------------
 
-    def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool):
+    def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool,
+             only: list[str] | None):
         question = question.strip()
         if not question:
             raise gr.Error("Type a question first.")
+        try:
+            scope = services.scope(only)
+        except ValueError as exc:  # a picked document removed meanwhile
+            raise gr.Error(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, library.cited_text)
         sources, written = [], ""
         yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", gr.skip()
         try:
             answerer = choices.get(llm, model, int(passages))  # may load a model: seconds, once
-            for event in answerer.stream(question, history_messages(answers)):
+            for event in answerer.stream(question, history_messages(answers), scope=scope):
                 if isinstance(event, SourcesEvent):
                     sources = event.citations
                 elif isinstance(event, TokenEvent):
@@ -101,14 +106,19 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     # ----- API (gradio_client) and documents ---------------------------------------------------------
 
-    def ask(question: str, history: list[dict] | None = None) -> dict:
+    def ask(question: str, history: list[dict] | None = None, sources: list[str] | None = None) -> dict:
         """Answer a question from the indexed documents; returns the same object as `assistant ask --json`.
-        history: earlier turns, a list of {"role": "user"|"assistant", "content": "..."}."""
+        history: earlier turns, a list of {"role": "user"|"assistant", "content": "..."}.
+        sources: limit the question to these documents or folders (as /documents lists them); empty: all."""
         try:
             messages = _HISTORY.validate_python(history or [])
         except ValidationError:
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."} objects')
-        return services.answerer.ask(question, messages).model_dump()
+        try:
+            scope = services.scope(sources)
+        except ValueError as exc:
+            raise gr.Error(str(exc))
+        return services.answerer.ask(question, messages, scope=scope).model_dump()
 
     def documents() -> list[dict]:
         """The indexed documents, as `assistant docs --json` lists them."""
@@ -131,8 +141,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     def documents_view():
         docs = library.documents()
-        return ([[doc.source, doc.chunks, doc.indexed_at] for doc in docs],
-                gr.Dropdown(choices=[doc.source for doc in docs], value=None))
+        sources = [doc.source for doc in docs]
+        return ([[doc.source, doc.chunks, doc.indexed_at] for doc in docs], gr.Dropdown(choices=sources, value=None),
+                gr.Dropdown(choices=sources))  # the chat's scope keeps what is picked
 
     def report_view(report: dict) -> str:
         return html_view.report_html(IndexReport.model_validate(report))
@@ -175,6 +186,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                         passages = gr.Slider(1, 20, value=choices.default_passages(settings.llm), step=1,
                                              label="Sentences", info="the model reads at most (quotes, without one)")
                         show_scores = gr.Checkbox(False, label="Show scores")
+                        only = gr.Dropdown([], multiselect=True, label="Only these documents",
+                                           info="empty: search all of them", elem_id="scope")
         with gr.Tab("Documents") as documents_tab:
             # No file_types filter: gradio would refuse a whole batch for one odd file; the report names it.
             files = gr.File(file_count="multiple", label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
@@ -197,7 +210,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
         gr.api(remove, api_name="remove", **writes)  # by source, not limited to the page's dropdown choices
 
-        chat_inputs = [question, answers_state, backend, model, passages, show_scores]
+        chat_inputs = [question, answers_state, backend, model, passages, show_scores, only]
         chat_outputs = [conversation, answers_state, question, download]
         for trigger in (question.submit, ask_button.click):
             trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
@@ -212,7 +225,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         def then_show(write, render, result):
             """After a write succeeds: show what it did, then the refreshed documents table."""
             return write.success(render, result, report, api_visibility="private").then(
-                documents_view, outputs=[table, to_remove], api_visibility="private")
+                documents_view, outputs=[table, to_remove, only], api_visibility="private")
 
         then_show(add_button.click(upload, files, report_json, api_name="upload", show_progress_on=[report],
                                    **writes), report_view, report_json).then(
@@ -222,7 +235,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         then_show(remove_button.click(remove, to_remove, removed_json, api_visibility="private", **writes),
                   html_view.removed_html, removed_json)
         for refresh in (app.load, documents_tab.select):
-            refresh(documents_view, outputs=[table, to_remove], api_visibility="private")
+            refresh(documents_view, outputs=[table, to_remove, only], api_visibility="private")
     return app
 
 
