@@ -277,10 +277,14 @@ def eval_command(services: Services, questions, specs, out_dir, limit, as_json, 
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback address without --auth.")
 @click.option("--watch", is_flag=True, help="Re-index the configured sources whenever their files change; the "
                                             "chat shows when the index last changed.")
+@click.option("--api-key", "api_keys", multiple=True, envvar="ASSISTANT_API_KEY", metavar="KEY",
+              help="A key the OpenAI-compatible API (/v1) accepts as `Authorization: Bearer KEY` (repeatable; "
+                   "required off loopback). Env: ASSISTANT_API_KEY.")
 @click.pass_obj
 @_user_errors
-def serve_command(services: Services, host, port, auth, insecure, watch) -> None:
-    """Start the web chat (documents tab included) at http://HOST:PORT."""
+def serve_command(services: Services, host, port, auth, insecure, watch, api_keys) -> None:
+    """Start the web chat (documents tab included) at http://HOST:PORT, and the OpenAI-compatible API at
+    http://HOST:PORT/v1."""
     credentials = parse_auth(auth)
     check_exposure(host, credentials, insecure)
     from ui.app import launch  # gradio loads only for this command (seconds of imports)
@@ -288,7 +292,7 @@ def serve_command(services: Services, host, port, auth, insecure, watch) -> None
     _warn_if_empty(services)
     services.answerer  # load the model before the first question, not during it
     try:
-        launch(services, host, port, credentials, watch=watch)
+        launch(services, host, port, credentials, watch=watch, api_keys=list(api_keys))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
                                    "pick another with --port") from None

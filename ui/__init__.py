@@ -1,2 +1,3 @@
-"""The web chat: Gradio layout (app.py) and its HTML (html_view.py). Presentation only: answering, indexing and
-uploads are the services the CLI and the HTTP API call (assistant.services, assistant.library)."""
+"""The web server: the Gradio chat (app.py), its HTML (html_view.py) and the OpenAI-compatible routes
+(openai_routes.py). Presentation and HTTP plumbing only: answering, indexing and uploads are the services the
+CLI calls (assistant.services, assistant.library, assistant.openai_api)."""

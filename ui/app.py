@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
-from ui import html_view
+from assistant.access import is_loopback
 from assistant.answerers import AnswererChoices
 from assistant.library import Library, PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
@@ -17,6 +17,8 @@ from assistant.services import Services
 from assistant.transcript import conversation_markdown, history_messages
 from index.loaders import SUPPORTED_SUFFIXES
 from index.records import IndexReport
+from ui import html_view
+from ui.openai_routes import add_openai_routes
 
 STYLE = Path(__file__).with_name("style.css")
 # System fonts only: the default theme's web fonts would be a request to an outside host.
@@ -240,11 +242,16 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
 
 def launch(services: Services, host: str, port: int, auth: tuple[str, str] | None, block: bool = True,
-           watch: bool = False):
-    """Start the web app; returns (app, local URL). With block=False it runs in the background (tests).
-    watch=True re-indexes the configured sources on every change and shows it in the chat (serve --watch)."""
+           watch: bool = False, api_keys: list[str] | None = None):
+    """Start the web app and the OpenAI-compatible API; returns (app, local URL). With block=False it runs in the
+    background (tests). watch=True re-indexes the configured sources on every change and shows it in the chat
+    (serve --watch). api_keys: what /v1 requests must present (required when host is not loopback)."""
     app = build_app(services, watch).queue()
-    _, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block,
-                           show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
-                           max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME, css_paths=[STYLE])
+    server, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True,
+                                show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
+                                max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
+                                css_paths=[STYLE])
+    add_openai_routes(server, services, api_keys or [], is_loopback(host))
+    if block:
+        app.block_thread()
     return app, url
