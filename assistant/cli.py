@@ -225,6 +225,30 @@ def chat_command(services: Services, top_k) -> None:
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
 
 
+@cli.command("feedback")
+@click.option("--export", "target", type=click.Path(dir_okay=False), metavar="FILE.json",
+              help="Write the rated answers as a question set `assistant eval` reads.")
+@click.option("--json", "as_json", is_flag=True, help="Print every rating as JSON.")
+@click.pass_obj
+@_user_errors
+def feedback_command(services: Services, target, as_json) -> None:
+    """The thumbs up and down given to answers in the chat (or through /feedback)."""
+    from pathlib import Path
+
+    entries = services.feedback.entries()
+    if as_json:
+        click.echo(json.dumps([e.model_dump() for e in entries], indent=2))
+    elif not target:
+        ups = sum(e.rating == "up" for e in entries)
+        click.echo(f"{len(entries)} ratings: {ups} up, {len(entries) - ups} down"
+                   + ("; `assistant feedback --export FILE.json` writes them as a question set" if entries else ""))
+    if target:
+        report = services.feedback.export(Path(target))
+        click.echo(f"wrote {report.written} questions to {target}"
+                   + (f"; left out {report.left_out} down-rated declines (nobody said what the answer is)"
+                      if report.left_out else ""), err=as_json)
+
+
 @cli.command("eval")
 @click.argument("questions", type=click.Path(dir_okay=False))
 @click.option("--compare", "specs", multiple=True, metavar="SETTING=VALUE[,...]",

@@ -77,6 +77,15 @@ def test_ask_see_the_cited_answer_and_open_its_quote(page):
     expect(page.locator("#document-viewer .document-text")).to_contain_text("Geologists monitor it")
 
 
+def test_rate_an_answer_with_a_comment(page, site):
+    page.once("dialog", lambda dialog: dialog.accept("the year is right"))
+    page.locator("#conversation .turn").last.locator("button.rate[data-rating='up']").click()
+    expect(page.get_by_text("the rating is saved")).to_be_visible()
+    rating = site.services.feedback.entries()[-1]
+    assert rating.rating == "up" and rating.comment == "the year is right"
+    assert rating.answer.question == "When did Mount Orrin last erupt?" and rating.answer.citations[0].quote == ORRIN
+
+
 def test_follow_up_download_and_new_chat(page):
     ask(page, "How tall is it?")
     expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(

@@ -91,6 +91,15 @@ def test_ask_limited_to_sources(server):
         server.client.predict("When did Mount Orrin last erupt?", None, ["nowhere.txt"], api_name="/ask")
 
 
+def test_feedback_rates_an_answer_from_ask(server):
+    answer = server.client.predict("When did Mount Orrin last erupt?", api_name="/ask")
+    number = server.client.predict(answer, "down", "wrong year?", None, api_name="/feedback")
+    stored = next(e for e in server.services.feedback.entries() if e.id == number)
+    assert stored.rating == "down" and stored.comment == "wrong year?" and stored.answer.citations[0].quote == ORRIN
+    with pytest.raises(Exception, match="rating must be 'up' or 'down'"):
+        server.client.predict(answer, "meh", "", None, api_name="/feedback")
+
+
 def test_upload_ask_about_it_then_remove_it(server, tmp_path):
     upload = tmp_path / "Saltmere ferry.md"
     upload.write_text(f"# Ferries\n\n{FERRY}\n", encoding="utf-8")

@@ -24,7 +24,7 @@ STYLE = Path(__file__).with_name("style.css")
 # System fonts only: the default theme's web fonts would be a request to an outside host.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 # Clicks in the conversation: a [n] marker opens its citation (in the browser); "Open the whole document"
-# asks the server for the document view. Only elements this app rendered carry these classes.
+# asks the server for the document view; a thumb asks for an optional comment and records the rating. Only elements this app rendered carry these classes.
 CONVERSATION_JS = """
 element.addEventListener('click', (event) => {
   const marker = event.target.closest('a.marker');
@@ -32,6 +32,13 @@ element.addEventListener('click', (event) => {
     event.preventDefault();
     const citation = element.querySelector('#' + CSS.escape(marker.getAttribute('href').slice(1)));
     if (citation) { citation.open = true; citation.scrollIntoView({block: 'nearest'}); }
+    return;
+  }
+  const rate = event.target.closest('button.rate');
+  if (rate) {
+    const comment = window.prompt(rate.dataset.rating === 'up' ? 'Good answer. A comment? (optional)'
+                                                               : 'What is wrong with it? (optional)', '');
+    if (comment !== null) trigger('click', {turn: rate.dataset.turn, rating: rate.dataset.rating, comment});
     return;
   }
   const opener = event.target.closest('button.open-document');
@@ -93,8 +100,14 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             yield earlier or EMPTY_CHAT, answers, question, gr.skip()
             raise gr.Error(str(exc)) from None
 
-    def open_document(answers: list[Answer], event: gr.EventData) -> str:
-        turn, n = int(event._data["turn"]), int(event._data["n"])
+    def conversation_clicked(answers: list[Answer], event: gr.EventData, request: gr.Request):
+        turn = int(event._data["turn"])
+        if "rating" in event._data:
+            services.feedback.record(answers[turn], event._data["rating"], str(event._data.get("comment") or ""),
+                                     history_messages(answers[:turn]), user=request.username)
+            gr.Info("Thank you: the rating is saved (`assistant feedback --export` turns ratings into a test set).")
+            return gr.skip()
+        n = int(event._data["n"])
         citation = next(c for c in answers[turn].citations if c.n == n)
         if event._data.get("view") == "page":
             try:
@@ -121,6 +134,15 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         except ValueError as exc:
             raise gr.Error(str(exc))
         return services.answerer.ask(question, messages, scope=scope).model_dump()
+
+    def feedback(answer: dict, rating: str, comment: str = "", history: list[dict] | None = None) -> int:
+        """Rate an answer (the object /ask returned): rating "up" or "down", an optional comment, and the turns
+        before its question. Returns the rating's number; `assistant feedback --export` writes them out."""
+        try:
+            return services.feedback.record(Answer.model_validate(answer), rating, comment,
+                                            _HISTORY.validate_python(history or []))
+        except (ValidationError, ValueError) as exc:
+            raise gr.Error(f"not a rating of an answer: {exc}") from None
 
     def documents() -> list[dict]:
         """The indexed documents, as `assistant docs --json` lists them."""
@@ -209,6 +231,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         # Registered first so they own their names: the page's own events reuse some of these functions.
         gr.api(ask, api_name="ask")
         gr.api(documents, api_name="documents")
+        gr.api(feedback, api_name="feedback")
         writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
         gr.api(remove, api_name="remove", **writes)  # by source, not limited to the page's dropdown choices
 
@@ -218,7 +241,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
         new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False)),
                        outputs=[conversation, answers_state, viewer, download], api_visibility="private")
-        conversation.click(open_document, answers_state, viewer, api_visibility="private").then(
+        conversation.click(conversation_clicked, answers_state, viewer, api_visibility="private").then(
             js=SCROLL_TO_QUOTE_JS)
         show_scores.change(rerender, [answers_state, show_scores], conversation, api_visibility="private")
         backend.change(lambda llm: gr.Slider(value=choices.default_passages(llm)), backend, passages,

@@ -53,7 +53,9 @@ def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLook
         body += f'<div class="score">evidence score {answer.evidence_score:.2f}</div>'
     searched = (f'<div class="rewritten">searched for: {escape(answer.standalone_question)}</div>'
                 if answer.standalone_question else "")
-    return _turn(turn, answer.question, searched + body)
+    rate = "".join(f'<button class="rate" data-turn="{turn}" data-rating="{rating}" title="{title}">{thumb}</button>'
+                   for rating, thumb, title in (("up", "👍", "A good answer"), ("down", "👎", "A wrong answer")))
+    return _turn(turn, answer.question, searched + body + f'<div class="rating">{rate}</div>')
 
 
 def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | None) -> str:
