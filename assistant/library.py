@@ -14,11 +14,11 @@ import threading
 from datetime import datetime
 from functools import lru_cache
 
-from assistant.records import Citation
+from assistant.records import Answer, Citation
 from assistant.services import Services
 from assistant.uploads import is_upload, save_uploads
 from index.pdf import PageImage, draw_page
-from index.records import PAGE_BREAK, DocumentInfo, IndexReport
+from index.records import PAGE_BREAK, DocumentInfo, IndexReport, page_at
 from index.watch import watch_and_sync
 
 # A write started from the page queues this long behind another indexing run (e.g. `assistant index`).
@@ -99,6 +99,13 @@ class Library:
                     return text
         return None
 
+    def relocated(self, answers: list[Answer]) -> list[Answer]:
+        """A saved conversation's answers with every citation checked against the index as it is now: still at
+        its place, re-located by its quote in its changed document, or no longer there (`Citation.status`)."""
+        texts = {doc.source: self._text(doc.sha256) for doc in self.documents()}
+        return [answer.model_copy(update={"citations": [_relocate(c, texts.get(c.source)) for c in answer.citations]})
+                for answer in answers]
+
     def cited_page(self, citation: Citation) -> PageImage:
         """The PDF page a citation is on, drawn, with the quote's place marked; PageUnavailable says why not."""
         if citation.page is None or not citation.source.lower().endswith(".pdf"):
@@ -119,6 +126,18 @@ class Library:
         page_end = text.find(PAGE_BREAK, citation.start)
         end = min(citation.end, page_end if page_end >= 0 else len(text))
         return draw_page(data, citation.page, citation.start - page_start, end - page_start)
+
+
+def _relocate(citation: Citation, text: str | None) -> Citation:
+    if text is None:
+        return citation.model_copy(update={"status": "removed"})
+    if text[citation.start:citation.end] == citation.quote:
+        return citation.model_copy(update={"status": "current"})
+    at = text.find(citation.quote)
+    if at < 0:
+        return citation.model_copy(update={"status": "changed"})
+    return citation.model_copy(update={"status": "moved", "start": at, "end": at + len(citation.quote),
+                                       "page": page_at(text, at)})
 
 
 class PageUnavailable(Exception):

@@ -35,6 +35,10 @@ class Citation(BaseModel):
                                      "answer is written)")
     page: int | None = Field(None, description="the PDF page or slide the quote is on (1-based); null for a "
                                                "document without pages")
+    status: Literal["current", "moved", "changed", "removed"] | None = Field(
+        None, description="set when a saved conversation is reopened: the quote is still at its place, was found "
+                          "again elsewhere in its document (offsets updated), is no longer in its changed document, "
+                          "or its document was removed")
 
     @property
     def page_label(self) -> str | None:

@@ -17,6 +17,7 @@ from index.manifest import DocumentTexts, Manifest
 # Each component imports its modules when first built: a command pays only for what it uses.
 if TYPE_CHECKING:
     from assistant.answering import Answerer
+    from assistant.conversations import ConversationStore
     from assistant.feedback import FeedbackLog
     from assistant.llm import ChatModel
     from assistant.retrieval import HybridRetriever
@@ -124,6 +125,12 @@ class Services:
                        max_file_bytes=int(s.max_file_mb * 1e6), embed_batch=s.embed_batch,
                        extract_seconds=s.extract_seconds, extract_memory_mb=s.extract_memory_mb,
                        store_folder=None if s.chroma_url else s.home / "chroma")
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        from assistant.conversations import ConversationStore
+
+        return ConversationStore(self.settings.home / "conversations.sqlite")
 
     @cached_property
     def feedback(self) -> FeedbackLog:

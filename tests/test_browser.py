@@ -164,5 +164,22 @@ def test_a_backend_that_cannot_start_says_why_and_gives_the_question_back(page):
     page.get_by_role("option", name="none").click()
 
 
+def test_a_conversation_survives_a_reload_and_continues(page):
+    page.locator("#new-chat").click()
+    ask(page, "When did Mount Orrin last erupt?")
+    page.reload()
+    expect(page.locator("#conversation .turn")).to_have_count(0)
+    saved = page.get_by_label("Saved conversations")
+    saved.click()
+    page.get_by_role("option", name="When did Mount Orrin last erupt?").first.click()
+    page.locator("#open-conversation").click()
+    expect(page.locator("#conversation .turn")).to_have_count(1)
+    expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(ORRIN)
+    ask(page, "How tall is it?")  # a follow-up in the reopened conversation: its history is the saved one
+    expect(page.locator("#conversation .turn")).to_have_count(2)
+    expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
+        "The summit stands 3,120 metres above sea level.")
+
+
 def test_the_page_only_talks_to_this_machine(page):
     assert page.requested_hosts == {"127.0.0.1"}, page.requested_hosts

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from assistant.access import is_loopback
 from assistant.answerers import AnswererChoices
+from assistant.conversations import ConversationNotFound
 from assistant.library import Library, PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
 from assistant.services import Services
@@ -69,7 +70,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
     # ----- chat ---------------------------------------------------------------------------------------
 
     def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool,
-             only: list[str] | None):
+             only: list[str] | None, conversation_id: str | None, request: gr.Request):
+        """Outputs: the conversation, the answers, the question box, the download, the saved conversation's id
+        and the list of saved conversations. Each answer is saved as soon as it is checked."""
         question = question.strip()
         if not question:
             raise gr.Error("Type a question first.")
@@ -79,7 +82,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             raise gr.Error(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, library.cited_text)
         sources, written = [], ""
-        yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", gr.skip()
+        unchanged = (gr.skip(), gr.skip(), gr.skip())
+        yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", *unchanged
         try:
             answerer = choices.get(llm, model, int(passages))  # may load a model: seconds, once
             for event in answerer.stream(question, history_messages(answers), scope=scope):
@@ -89,16 +93,50 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                     written += event.text
                 elif isinstance(event, AnswerEvent):
                     answers = answers + [event.answer]
+                    conversation_id = services.conversations.save(conversation_id, answers, request.username)
                     shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
                                                             library.cited_text)
-                    yield shown, answers, gr.skip(), gr.DownloadButton(value=transcript_file(answers),
-                                                                       interactive=True)
+                    download_now = gr.DownloadButton(value=transcript_file(answers), interactive=True)
+                    yield shown, answers, gr.skip(), download_now, conversation_id, saved_list(request, conversation_id)
                     return
                 yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers,
-                       gr.skip(), gr.skip())
+                       gr.skip(), *unchanged)
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
-            yield earlier or EMPTY_CHAT, answers, question, gr.skip()
+            yield earlier or EMPTY_CHAT, answers, question, *unchanged
             raise gr.Error(str(exc)) from None
+
+    # ----- saved conversations ------------------------------------------------------------------------
+
+    def saved_list(request: gr.Request, chosen: str | None = None):
+        summaries = services.conversations.summaries(request.username)
+        labels = [f"{c.title} ({c.updated[:16].replace('T', ' ')} UTC, {c.turns} answer{'s' * (c.turns != 1)})"
+                  for c in summaries]
+        return gr.Dropdown(choices=list(zip(labels, [c.id for c in summaries])), value=chosen)
+
+    def open_saved(chosen: str | None, show_scores: bool, request: gr.Request):
+        if not chosen:
+            raise gr.Error("Pick a saved conversation first.")
+        try:
+            saved = services.conversations.get(chosen, request.username)
+        except ConversationNotFound as exc:
+            raise gr.Error(str(exc)) from None
+        answers = library.relocated(saved.answers)  # each citation says whether its quote is still there
+        return (html_view.conversation_html(answers, show_scores, library.cited_text) or EMPTY_CHAT, answers,
+                gr.DownloadButton(value=transcript_file(answers), interactive=bool(answers)), saved.id)
+
+    def rename_saved(chosen: str | None, name: str, request: gr.Request):
+        try:
+            services.conversations.rename(chosen or "", request.username, name)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return saved_list(request, chosen), ""
+
+    def delete_saved(chosen: str | None, current: str | None, request: gr.Request):
+        try:
+            services.conversations.delete(chosen or "", request.username)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return saved_list(request), None if current == chosen else current
 
     def conversation_clicked(answers: list[Answer], event: gr.EventData, request: gr.Request):
         turn = int(event._data["turn"])
@@ -181,6 +219,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     with gr.Blocks(title="Cited assistant") as app:
         answers_state = gr.State([])
+        conversation_id = gr.State(None)  # the saved conversation the chat continues (None: not saved yet)
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=4):
@@ -201,6 +240,17 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                                          api_visibility="private", show_progress="hidden")
                     viewer = gr.HTML(elem_id="document-viewer")
                 with gr.Column(scale=1, min_width=220):
+                    with gr.Accordion("Conversations", open=True):
+                        saved = gr.Dropdown([], label="Saved conversations", info="newest first",
+                                            elem_id="saved-conversations")
+                        with gr.Row():
+                            open_button = gr.Button("Open", size="sm", elem_id="open-conversation")
+                            delete_button = gr.Button("Delete", size="sm", variant="stop",
+                                                      elem_id="delete-conversation")
+                        with gr.Row():
+                            new_name = gr.Textbox(placeholder="New name", show_label=False, scale=3,
+                                                  elem_id="conversation-name")
+                            rename_button = gr.Button("Rename", size="sm", scale=1, elem_id="rename-conversation")
                     with gr.Accordion("Settings", open=True):
                         backend = gr.Dropdown(BACKENDS, value=settings.llm, label="Answer writer",
                                               info="none: quote the best sentences, no model")
@@ -235,12 +285,18 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
         gr.api(remove, api_name="remove", **writes)  # by source, not limited to the page's dropdown choices
 
-        chat_inputs = [question, answers_state, backend, model, passages, show_scores, only]
-        chat_outputs = [conversation, answers_state, question, download]
+        chat_inputs = [question, answers_state, backend, model, passages, show_scores, only, conversation_id]
+        chat_outputs = [conversation, answers_state, question, download, conversation_id, saved]
         for trigger in (question.submit, ask_button.click):
             trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
-        new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False)),
-                       outputs=[conversation, answers_state, viewer, download], api_visibility="private")
+        new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False), None),
+                       outputs=[conversation, answers_state, viewer, download, conversation_id],
+                       api_visibility="private")
+        open_button.click(open_saved, [saved, show_scores], [conversation, answers_state, download, conversation_id],
+                          api_visibility="private")
+        rename_button.click(rename_saved, [saved, new_name], [saved, new_name], api_visibility="private")
+        delete_button.click(delete_saved, [saved, conversation_id], [saved, conversation_id], api_visibility="private")
+        app.load(saved_list, outputs=saved, api_visibility="private")
         conversation.click(conversation_clicked, answers_state, viewer, api_visibility="private").then(
             js=SCROLL_TO_QUOTE_JS)
         show_scores.change(rerender, [answers_state, show_scores], conversation, api_visibility="private")

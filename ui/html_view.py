@@ -22,6 +22,9 @@ DOCUMENT_CHARS = 200_000
 _MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 TextLookup = Callable[[Citation], "str | None"]
+# What a reopened conversation's citation says when its quote is no longer in the index (Citation.status).
+_GONE = {"changed": "Its document has changed since the answer and no longer holds this quote.",
+         "removed": "Its document was removed from the index since the answer."}
 
 
 def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLookup) -> str:
@@ -62,10 +65,13 @@ def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | 
     """The document name and verbatim quote; expanding it shows the quote in its surrounding text."""
     score = f' <span class="score">{citation.score:.2f}</span>' if show_scores else ""
     if text is None:
-        context = '<div class="context missing">This document was removed or has changed since the answer.</div>'
+        missing = _GONE.get(citation.status or "", "This document was removed or has changed since the answer.")
+        context = f'<div class="context missing">{missing}</div>'
         opener = ""
     else:
-        context = f'<div class="context">{context_html(text, citation.start, citation.end)}</div>'
+        moved = ('<div class="context moved">Its document has changed since the answer; the quote was found again '
+                 "in it.</div>" if citation.status == "moved" else "")
+        context = f'{moved}<div class="context">{context_html(text, citation.start, citation.end)}</div>'
         opener = (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}">'
                   "Open the whole document</button>")
         if citation.page is not None and citation.source.lower().endswith(".pdf"):
