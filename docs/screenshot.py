@@ -1,5 +1,5 @@
-"""Refresh docs/chat.png: ask a running web chat a question and photograph the cited answer, its citation
-opened. With --page-view, refresh docs/page-view.png instead: the first citation's PDF page, its quote marked.
+"""Refresh docs/chat.png: ask a running web chat a first question, start a new chat, ask the question, and
+photograph the cited answer with its citation opened and the saved conversations listed. With --page-view, refresh docs/page-view.png instead: the first citation's PDF page, its quote marked.
 Usage: assistant serve & .venv/bin/python docs/screenshot.py [URL] [QUESTION] [--page-view]"""
 
 import sys
@@ -18,6 +18,11 @@ with sync_playwright() as playwright:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(url)
+    if not page_view:  # an earlier conversation, so the list of saved ones has two
+        page.locator("#question textarea").fill("Which village was shelled?")
+        page.locator("#question textarea").press("Enter")
+        expect(page.locator("#conversation .turn:not(.pending) .answer")).to_be_visible(timeout=300_000)
+        page.locator("#new-chat").click()
     page.locator("#question textarea").fill(question)
     page.locator("#question textarea").press("Enter")
     citation = page.locator("#conversation .turn:not(.pending) details.citation").first
@@ -29,5 +34,7 @@ with sync_playwright() as playwright:
         expect(viewer.locator("mark.page-highlight").first).to_be_visible(timeout=60_000)
         viewer.screenshot(path=str(Path(__file__).with_name("page-view.png")))
     else:
+        page.get_by_label("Saved conversations").click()  # the list open, newest first
+        page.get_by_role("option").first.wait_for()
         page.screenshot(path=str(Path(__file__).with_name("chat.png")))
     browser.close()

@@ -56,8 +56,9 @@ def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLook
         body += f'<div class="score">evidence score {answer.evidence_score:.2f}</div>'
     searched = (f'<div class="rewritten">searched for: {escape(answer.standalone_question)}</div>'
                 if answer.standalone_question else "")
-    rate = "".join(f'<button class="rate" data-turn="{turn}" data-rating="{rating}" title="{title}">{thumb}</button>'
-                   for rating, thumb, title in (("up", "👍", "A good answer"), ("down", "👎", "A wrong answer")))
+    # Words, not emoji: a machine without an emoji font (offline, no web fonts) would show empty boxes.
+    rate = "".join(f'<button class="rate" data-turn="{turn}" data-rating="{rating}">{label}</button>'
+                   for rating, label in (("up", "Good answer"), ("down", "Wrong answer")))
     return _turn(turn, answer.question, searched + body + f'<div class="rating">{rate}</div>')
 
 
