@@ -20,6 +20,12 @@ class AnswererChoices:
         self._answerers: dict[tuple[str, str, int], Answerer] = {}
         self._lock = threading.Lock()  # two sessions asking at once must not load the same model twice
 
+    def for_services(self, services: Services) -> "AnswererChoices":
+        """The same choices over other services (another collection), sharing the models loaded so far."""
+        other = AnswererChoices(services)
+        other._models, other._lock = self._models, self._lock
+        return other
+
     def default_passages(self, llm: str) -> int:
         """Passages a model is given, or sentences quoted in an extractive answer."""
         settings = self.services.settings

@@ -21,6 +21,7 @@ TITLE_CHARS = 80
 
 class ConversationSummary(BaseModel):
     id: str
+    collection: str | None = None  # the collection it searched; None: the default one
     title: str
     created: str
     updated: str
@@ -41,9 +42,11 @@ class ConversationStore:
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, user TEXT, title TEXT NOT NULL, "
-                         "created TEXT NOT NULL, updated TEXT NOT NULL, turns INTEGER NOT NULL, answers TEXT NOT NULL)")
+                         "created TEXT NOT NULL, updated TEXT NOT NULL, turns INTEGER NOT NULL, answers TEXT NOT NULL, "
+                         "collection TEXT)")
 
-    def save(self, conversation_id: str | None, answers: list[Answer], user: str | None) -> str:
+    def save(self, conversation_id: str | None, answers: list[Answer], user: str | None,
+             collection: str | None = None) -> str:
         """Store the conversation's answers; a new one (id None) is titled by its first question."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         stored = json.dumps([a.model_dump(mode="json") for a in answers])
@@ -55,22 +58,23 @@ class ConversationStore:
                 return conversation_id
             conversation_id = uuid.uuid4().hex[:12]
             title = " ".join(answers[0].question.split())[:TITLE_CHARS] if answers else "New conversation"
-            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (conversation_id, user, title, now, now, len(answers), stored))
+            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (conversation_id, user, title, now, now, len(answers), stored, collection))
             return conversation_id
 
     def summaries(self, user: str | None) -> list[ConversationSummary]:
         """The user's conversations, the most recently continued first."""
         with self._lock:
-            rows = self._db.execute("SELECT id, title, created, updated, turns FROM conversations WHERE user IS ? "
-                                    "ORDER BY updated DESC, created DESC", (user,)).fetchall()
-        return [ConversationSummary(id=i, title=t, created=c, updated=u, turns=n) for i, t, c, u, n in rows]
+            rows = self._db.execute("SELECT id, collection, title, created, updated, turns FROM conversations "
+                                    "WHERE user IS ? ORDER BY updated DESC, created DESC", (user,)).fetchall()
+        return [ConversationSummary(id=i, collection=k, title=t, created=c, updated=u, turns=n)
+                for i, k, t, c, u, n in rows]
 
     def get(self, conversation_id: str, user: str | None) -> Conversation:
         with self._lock:
             row = self._owned(conversation_id, user)
-        i, title, created, updated, turns, answers = row
-        return Conversation(id=i, title=title, created=created, updated=updated, turns=turns,
+        i, title, created, updated, turns, answers, collection = row
+        return Conversation(id=i, collection=collection, title=title, created=created, updated=updated, turns=turns,
                             answers=[Answer.model_validate(a) for a in json.loads(answers)])
 
     def rename(self, conversation_id: str, user: str | None, title: str) -> None:
@@ -88,7 +92,7 @@ class ConversationStore:
 
     def _owned(self, conversation_id: str, user: str | None) -> tuple:
         """The row, if this user has it: another user's conversation is as absent as a deleted one."""
-        row = self._db.execute("SELECT id, title, created, updated, turns, answers FROM conversations "
+        row = self._db.execute("SELECT id, title, created, updated, turns, answers, collection FROM conversations "
                                "WHERE id = ? AND user IS ?", (conversation_id, user)).fetchone()
         if row is None:
             raise ConversationNotFound(f"no conversation {conversation_id}: it was deleted, or is not yours")

@@ -13,6 +13,7 @@ import os
 import threading
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 
 from assistant.records import Answer, Citation
 from assistant.services import Services
@@ -26,11 +27,12 @@ WRITE_WAIT_SECONDS = 120.0
 
 
 class Library:
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, folder: Path | None = None):
+        """folder: where uploads are kept (<home>/documents unless told)."""
         self.reader = services
         self.writer = Services(services.settings)
         self.writer.embedder = services.embedder  # read-only model: one copy in memory
-        self.folder = services.settings.home / "documents"
+        self.folder = folder or services.settings.home / "documents"
         self._text = lru_cache(maxsize=16)(self.reader.indexer.document_text)  # by sha256: never stale
         # What watching the configured folders last did (see start_watching); read by the page.
         self.watching: threading.Event | None = None  # set it to stop watching

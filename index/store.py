@@ -56,6 +56,10 @@ class ChunkStore:
                     if url else "is another program holding it, or the folder unwritable?")
             raise StoreUnavailable(f"cannot open the Chroma store at {self.location}: {exc} ({hint})") from exc
 
+    def collection_names(self) -> list[str]:
+        """Every collection in this Chroma store (a home's named collections; on a server, maybe others')."""
+        return sorted(c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections())
+
     def _open_collection(self) -> None:
         # embedding_function=None: vectors always come from our embedder; Chroma's default
         # function would try to download a model.

@@ -138,15 +138,20 @@ def test_hostile_document_and_file_name_are_shown_as_text(page):
     assert page.title() != "pwned"
 
 
-def test_upload_through_the_page(page, tmp_path):
-    upload = tmp_path / "tides.txt"
-    upload.write_text("The Varnholt tide gauge recorded a record surge of 4.7 metres in January.\n")
+def upload_through_the_page(page: Page, upload: Path, listed_as: str) -> None:
+    """Add a file on the documents tab, see it indexed and listed, and go back to the chat."""
     page.locator("button[role=tab]", has_text="Documents").click()
     page.locator("#upload-files input[type=file]").set_input_files(str(upload))
     page.locator("#add-documents").click()
     expect(page.locator("#index-report")).to_contain_text("added 1", timeout=60_000)
-    expect(page.locator("#documents-table")).to_contain_text("tides.txt")
+    expect(page.locator("#documents-table")).to_contain_text(listed_as)
     page.locator("button[role=tab]", has_text="Chat").click()
+
+
+def test_upload_through_the_page(page, tmp_path):
+    upload = tmp_path / "tides.txt"
+    upload.write_text("The Varnholt tide gauge recorded a record surge of 4.7 metres in January.\n")
+    upload_through_the_page(page, upload, "tides.txt")
     ask(page, "What surge did the Varnholt tide gauge record?")
     expect(page.locator("#conversation .turn").last.locator(".source").first).to_contain_text("documents/tides.txt")
 
@@ -179,6 +184,23 @@ def test_a_conversation_survives_a_reload_and_continues(page):
     expect(page.locator("#conversation .turn")).to_have_count(2)
     expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
         "The summit stands 3,120 metres above sea level.")
+
+
+def test_a_new_collection_holds_only_what_is_uploaded_to_it(page, tmp_path):
+    upload = tmp_path / "beacons.txt"
+    upload.write_text("The Orsk beacon flashes green every nine seconds from the harbour wall.\n")
+    picker = page.get_by_label("Collection")
+    picker.fill("beacons")
+    picker.press("Enter")
+    page.locator("button[role=tab]", has_text="Documents").click()
+    expect(page.locator("#documents-table")).not_to_contain_text("volcano.md")  # the new collection is empty
+    upload_through_the_page(page, upload, "collections/beacons/documents/beacons.txt")
+    ask(page, "How often does the Orsk beacon flash?")
+    expect(page.locator("#conversation .turn").last.locator(".source").first).to_contain_text("beacons.txt")
+    picker.click()
+    page.get_by_role("option", name="documents", exact=True).click()
+    ask(page, "How often does the Orsk beacon flash?")
+    expect(page.locator("#conversation .turn").last.locator(".answer.abstained")).to_be_visible()
 
 
 def test_the_page_only_talks_to_this_machine(page):

@@ -119,6 +119,30 @@ def test_upload_ask_about_it_then_remove_it(server, tmp_path):
         server.client.predict(str(copy), api_name="/remove")
 
 
+def test_a_collection_keeps_its_own_documents(server, tmp_path):
+    upload = tmp_path / "Saltmere ferry.md"
+    upload.write_text(f"# Ferries\n\n{FERRY}\n", encoding="utf-8")
+    report = server.client.predict([handle_file(upload)], "ferries", api_name="/upload")
+    copy = server.home / "collections" / "ferries" / "documents" / "Saltmere ferry.md"
+    assert report["added"] == [str(copy)]
+    assert [doc["source"] for doc in server.client.predict("ferries", api_name="/documents")] == [str(copy)]
+    assert str(copy) not in {doc["source"] for doc in server.client.predict(api_name="/documents")}
+
+    question = "How many passengers does the Saltmere ferry carry?"
+    answer = server.client.predict(question, None, None, "ferries", api_name="/ask")
+    assert answer["citations"][0]["quote"] == FERRY and answer["citations"][0]["source"] == str(copy)
+    assert server.client.predict(question, api_name="/ask")["abstained"]  # not in the default collection
+    # The CLI's --collection reads the same collection.
+    done = subprocess.run([ASSISTANT, "--home", str(server.home), "--collection", "ferries", "--no-llm", "ask",
+                           "--json", question], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and FERRY in done.stdout
+    with pytest.raises(Exception, match="cannot name a collection"):
+        server.client.predict(question, None, None, "../elsewhere", api_name="/ask")
+    with pytest.raises(Exception, match="belong to the collection documents"):
+        server.client.predict("ferries", api_name="/reindex")
+    assert server.client.predict(str(copy), "ferries", api_name="/remove") == [str(copy)]
+
+
 def test_upload_reports_refused_files_and_the_size_limit(server, tmp_path):
     (tmp_path / "scores.sav").write_text("a,b\n1,2\n")
     report = server.client.predict([handle_file(tmp_path / "scores.sav")], api_name="/upload")

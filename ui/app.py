@@ -10,9 +10,9 @@ import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
 from assistant.access import is_loopback
-from assistant.answerers import AnswererChoices
+from assistant.collections import Collection, Collections
 from assistant.conversations import ConversationNotFound
-from assistant.library import Library, PageUnavailable
+from assistant.library import PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
 from assistant.services import Services
 from assistant.transcript import conversation_markdown, history_messages
@@ -56,8 +56,9 @@ _HISTORY = TypeAdapter(list[Message])
 
 def build_app(services: Services, watch: bool = False) -> gr.Blocks:
     settings = services.settings
-    choices = AnswererChoices(services)
-    library = Library(services)
+    collections = Collections(services)
+    choices = collections.get(None).answerers  # the settings panel's defaults
+    library = collections.get(None).library  # the default collection: watched folders, /documents ...
     if watch:
         library.start_watching()
     downloads = Path(tempfile.mkdtemp(prefix="assistant-conversations-"))
@@ -67,25 +68,32 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         path.write_text(conversation_markdown(answers), encoding="utf-8")
         return path
 
+    def collection_of(name: str | None) -> Collection:
+        try:
+            return collections.get(name)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+
     # ----- chat ---------------------------------------------------------------------------------------
 
     def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool,
-             only: list[str] | None, conversation_id: str | None, request: gr.Request):
+             only: list[str] | None, conversation_id: str | None, collection: str | None, request: gr.Request):
         """Outputs: the conversation, the answers, the question box, the download, the saved conversation's id
         and the list of saved conversations. Each answer is saved as soon as it is checked."""
         question = question.strip()
         if not question:
             raise gr.Error("Type a question first.")
+        opened = collection_of(collection)
         try:
-            scope = services.scope(only)
+            scope = opened.services.scope(only)
         except ValueError as exc:  # a picked document removed meanwhile
             raise gr.Error(str(exc)) from None
-        earlier = html_view.conversation_html(answers, show_scores, library.cited_text)
+        earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
         sources, written = [], ""
         unchanged = (gr.skip(), gr.skip(), gr.skip())
         yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", *unchanged
         try:
-            answerer = choices.get(llm, model, int(passages))  # may load a model: seconds, once
+            answerer = opened.answerers.get(llm, model, int(passages))  # may load a model: seconds, once
             for event in answerer.stream(question, history_messages(answers), scope=scope):
                 if isinstance(event, SourcesEvent):
                     sources = event.citations
@@ -93,9 +101,10 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                     written += event.text
                 elif isinstance(event, AnswerEvent):
                     answers = answers + [event.answer]
-                    conversation_id = services.conversations.save(conversation_id, answers, request.username)
+                    conversation_id = services.conversations.save(conversation_id, answers, request.username,
+                                                                  opened.services.settings.collection)
                     shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
-                                                            library.cited_text)
+                                                            opened.library.cited_text)
                     download_now = gr.DownloadButton(value=transcript_file(answers), interactive=True)
                     yield shown, answers, gr.skip(), download_now, conversation_id, saved_list(request, conversation_id)
                     return
@@ -120,9 +129,11 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             saved = services.conversations.get(chosen, request.username)
         except ConversationNotFound as exc:
             raise gr.Error(str(exc)) from None
-        answers = library.relocated(saved.answers)  # each citation says whether its quote is still there
-        return (html_view.conversation_html(answers, show_scores, library.cited_text) or EMPTY_CHAT, answers,
-                gr.DownloadButton(value=transcript_file(answers), interactive=bool(answers)), saved.id)
+        opened = collection_of(saved.collection)
+        answers = opened.library.relocated(saved.answers)  # each citation says whether its quote is still there
+        return (html_view.conversation_html(answers, show_scores, opened.library.cited_text) or EMPTY_CHAT, answers,
+                gr.DownloadButton(value=transcript_file(answers), interactive=bool(answers)), saved.id,
+                opened.services.settings.collection)
 
     def rename_saved(chosen: str | None, name: str, request: gr.Request):
         try:
@@ -138,7 +149,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             raise gr.Error(str(exc)) from None
         return saved_list(request), None if current == chosen else current
 
-    def conversation_clicked(answers: list[Answer], event: gr.EventData, request: gr.Request):
+    def conversation_clicked(answers: list[Answer], collection: str | None, event: gr.EventData,
+                             request: gr.Request):
         turn = int(event._data["turn"])
         if "rating" in event._data:
             services.feedback.record(answers[turn], event._data["rating"], str(event._data.get("comment") or ""),
@@ -147,6 +159,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             return gr.skip()
         n = int(event._data["n"])
         citation = next(c for c in answers[turn].citations if c.n == n)
+        library = collection_of(collection).library
         if event._data.get("view") == "page":
             try:
                 return html_view.page_html(citation, library.cited_page(citation))
@@ -154,24 +167,28 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                 return html_view.page_html(citation, None, str(unavailable))
         return html_view.document_html(citation, library.cited_text(citation))
 
-    def rerender(answers: list[Answer], show_scores: bool) -> str:
-        return html_view.conversation_html(answers, show_scores, library.cited_text) or EMPTY_CHAT
+    def rerender(answers: list[Answer], show_scores: bool, collection: str | None) -> str:
+        return html_view.conversation_html(answers, show_scores, collection_of(collection).library.cited_text) \
+            or EMPTY_CHAT
 
     # ----- API (gradio_client) and documents ---------------------------------------------------------
 
-    def ask(question: str, history: list[dict] | None = None, sources: list[str] | None = None) -> dict:
+    def ask(question: str, history: list[dict] | None = None, sources: list[str] | None = None,
+            collection: str | None = None) -> dict:
         """Answer a question from the indexed documents; returns the same object as `assistant ask --json`.
         history: earlier turns, a list of {"role": "user"|"assistant", "content": "..."}.
-        sources: limit the question to these documents or folders (as /documents lists them); empty: all."""
+        sources: limit the question to these documents or folders (as /documents lists them); empty: all.
+        collection: which collection to search (empty: the default one)."""
         try:
             messages = _HISTORY.validate_python(history or [])
         except ValidationError:
             raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."} objects')
+        opened = collection_of(collection)
         try:
-            scope = services.scope(sources)
+            scope = opened.services.scope(sources)
         except ValueError as exc:
             raise gr.Error(str(exc))
-        return services.answerer.ask(question, messages, scope=scope).model_dump()
+        return opened.services.answerer.ask(question, messages, scope=scope).model_dump()
 
     def feedback(answer: dict, rating: str, comment: str = "", history: list[dict] | None = None) -> int:
         """Rate an answer (the object /ask returned): rating "up" or "down", an optional comment, and the turns
@@ -182,30 +199,37 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         except (ValidationError, ValueError) as exc:
             raise gr.Error(f"not a rating of an answer: {exc}") from None
 
-    def documents() -> list[dict]:
-        """The indexed documents, as `assistant docs --json` lists them."""
-        return [doc.model_dump() for doc in library.documents()]
+    def documents(collection: str | None = None) -> list[dict]:
+        """The indexed documents, as `assistant docs --json` lists them (of a collection; empty: the default)."""
+        return [doc.model_dump() for doc in collection_of(collection).library.documents()]
 
-    def remove(source: str) -> list[str]:
+    def remove(source: str, collection: str | None = None) -> list[str]:
         """Remove a document (by its source as /documents lists it); returns the sources removed."""
-        removed = library.remove(source)
+        removed = collection_of(collection).library.remove(source)
         if not removed:
             raise gr.Error(f"no indexed document matches {source}; /documents lists them")
         return removed
 
-    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> dict:
+    def upload(files: list[str] | None, collection: str | None = None,
+               progress=gr.Progress(track_tqdm=True)) -> dict:
         if not files:
             raise gr.Error("Choose one or more files to add first.")
-        return library.add(files).model_dump()
+        return collection_of(collection).library.add(files).model_dump()
 
-    def reindex(progress=gr.Progress(track_tqdm=True)) -> dict:
+    def reindex(collection: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
+        if collection_of(collection) is not collection_of(None):
+            raise gr.Error(f"The configured folders ({', '.join(settings.sources)}) belong to the collection "
+                           f"{collections.default}; the other collections hold what is uploaded to them.")
         return library.reindex().model_dump()
 
-    def documents_view():
-        docs = library.documents()
+    def documents_view(collection: str | None):
+        docs = collection_of(collection).library.documents()
         sources = [doc.source for doc in docs]
         return ([[doc.source, doc.chunks, doc.indexed_at] for doc in docs], gr.Dropdown(choices=sources, value=None),
                 gr.Dropdown(choices=sources))  # the chat's scope keeps what is picked
+
+    def collections_view(chosen: str | None):
+        return gr.Dropdown(choices=collections.names(), value=chosen or collections.default)
 
     def report_view(report: dict) -> str:
         return html_view.report_html(IndexReport.model_validate(report))
@@ -220,6 +244,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
     with gr.Blocks(title="Cited assistant") as app:
         answers_state = gr.State([])
         conversation_id = gr.State(None)  # the saved conversation the chat continues (None: not saved yet)
+        collection = gr.Dropdown(collections.names(), value=collections.default, allow_custom_value=True,
+                                 label="Collection", info="each has its own documents; type a new name to start one",
+                                 elem_id="collection")
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=4):
@@ -285,38 +312,46 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
         gr.api(remove, api_name="remove", **writes)  # by source, not limited to the page's dropdown choices
 
-        chat_inputs = [question, answers_state, backend, model, passages, show_scores, only, conversation_id]
+        chat_inputs = [question, answers_state, backend, model, passages, show_scores, only, conversation_id,
+                       collection]
         chat_outputs = [conversation, answers_state, question, download, conversation_id, saved]
         for trigger in (question.submit, ask_button.click):
             trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
         new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False), None),
                        outputs=[conversation, answers_state, viewer, download, conversation_id],
                        api_visibility="private")
-        open_button.click(open_saved, [saved, show_scores], [conversation, answers_state, download, conversation_id],
+        open_button.click(open_saved, [saved, show_scores],
+                          [conversation, answers_state, download, conversation_id, collection],
                           api_visibility="private")
         rename_button.click(rename_saved, [saved, new_name], [saved, new_name], api_visibility="private")
         delete_button.click(delete_saved, [saved, conversation_id], [saved, conversation_id], api_visibility="private")
         app.load(saved_list, outputs=saved, api_visibility="private")
-        conversation.click(conversation_clicked, answers_state, viewer, api_visibility="private").then(
+        conversation.click(conversation_clicked, [answers_state, collection], viewer, api_visibility="private").then(
             js=SCROLL_TO_QUOTE_JS)
-        show_scores.change(rerender, [answers_state, show_scores], conversation, api_visibility="private")
+        show_scores.change(rerender, [answers_state, show_scores, collection], conversation, api_visibility="private")
+        # Another collection: a new chat there (a follow-up must not search what the last answer did not).
+        collection.input(lambda: (EMPTY_CHAT, [], gr.DownloadButton(value=None, interactive=False), None),
+                         outputs=[conversation, answers_state, download, conversation_id], api_visibility="private")
+        collection.change(documents_view, collection, [table, to_remove, only], api_visibility="private")
         backend.change(lambda llm: gr.Slider(value=choices.default_passages(llm)), backend, passages,
                        api_visibility="private")
 
         def then_show(write, render, result):
             """After a write succeeds: show what it did, then the refreshed documents table."""
             return write.success(render, result, report, api_visibility="private").then(
-                documents_view, outputs=[table, to_remove, only], api_visibility="private")
+                documents_view, collection, [table, to_remove, only], api_visibility="private").then(
+                collections_view, collection, collection, api_visibility="private")
 
-        then_show(add_button.click(upload, files, report_json, api_name="upload", show_progress_on=[report],
-                                   **writes), report_view, report_json).then(
+        then_show(add_button.click(upload, [files, collection], report_json, api_name="upload",
+                                   show_progress_on=[report], **writes), report_view, report_json).then(
             lambda: None, outputs=files, api_visibility="private")
-        then_show(reindex_button.click(reindex, None, report_json, api_name="reindex", show_progress_on=[report],
+        then_show(reindex_button.click(reindex, collection, report_json, api_name="reindex", show_progress_on=[report],
                                        **writes), report_view, report_json)
-        then_show(remove_button.click(remove, to_remove, removed_json, api_visibility="private", **writes),
-                  html_view.removed_html, removed_json)
+        then_show(remove_button.click(remove, [to_remove, collection], removed_json, api_visibility="private",
+                                      **writes), html_view.removed_html, removed_json)
         for refresh in (app.load, documents_tab.select):
-            refresh(documents_view, outputs=[table, to_remove, only], api_visibility="private")
+            refresh(documents_view, collection, [table, to_remove, only], api_visibility="private")
+        app.load(collections_view, collection, collection, api_visibility="private")
     return app
 
 
