@@ -54,7 +54,8 @@ def test_ask_json_has_checkable_quotes(indexed_home):
     assert {"question", "answer", "abstained", "citations", "timings"} <= set(answer)
     assert answer["abstained"] is False and "[1]" in answer["answer"]
     first = answer["citations"][0]
-    assert set(first) == {"n", "source", "quote", "start", "end", "score", "page"}
+    assert set(first) == {"n", "source", "quote", "start", "end", "score", "page", "status"}
+    assert first["status"] is None  # set only when a saved conversation is reopened
     assert first["page"] is None  # a text file has no pages
     text = Path(first["source"]).read_text(encoding="utf-8")
     assert text[first["start"]:first["end"]] == first["quote"] == \
