@@ -6,14 +6,13 @@ see it. A conversation is small (a few answers), so it is stored whole, as JSON,
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from assistant.home_db import open_home_db
 from assistant.records import Answer
 
 TITLE_CHARS = 80
@@ -38,12 +37,10 @@ class ConversationNotFound(ValueError):
 
 class ConversationStore:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._db.execute("CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, user TEXT, title TEXT NOT NULL, "
-                         "created TEXT NOT NULL, updated TEXT NOT NULL, turns INTEGER NOT NULL, answers TEXT NOT NULL, "
-                         "collection TEXT)")
+        self._db, self._lock = open_home_db(path, (
+            "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, user TEXT, title TEXT NOT NULL, "
+            "created TEXT NOT NULL, updated TEXT NOT NULL, turns INTEGER NOT NULL, answers TEXT NOT NULL, "
+            "collection TEXT)"))
 
     def save(self, conversation_id: str | None, answers: list[Answer], user: str | None,
              collection: str | None = None) -> str:

@@ -13,8 +13,6 @@ Export rules (what each judgement says about the right behaviour):
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -22,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from assistant.citations import strip_markers
+from assistant.home_db import open_home_db
 from assistant.records import Answer, Message
 
 Rating = Literal["up", "down"]
@@ -44,11 +43,9 @@ class ExportReport(BaseModel):
 
 class FeedbackLog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._lock = threading.Lock()
-        self._db.execute("CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, "
-                         "rating TEXT NOT NULL, comment TEXT NOT NULL, history TEXT NOT NULL, answer TEXT NOT NULL)")
+        self._db, self._lock = open_home_db(path, (
+            "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, rating TEXT "
+            "NOT NULL, comment TEXT NOT NULL, history TEXT NOT NULL, answer TEXT NOT NULL)"))
 
     def record(self, answer: Answer, rating: Rating, comment: str = "", history: list[Message] | None = None,
                user: str | None = None) -> int:
