@@ -54,7 +54,7 @@ class ConversationStore:
                                  (now, len(answers), stored, conversation_id))
                 return conversation_id
             conversation_id = uuid.uuid4().hex[:12]
-            title = " ".join(answers[0].question.split())[:TITLE_CHARS] if answers else "New conversation"
+            title = _title(answers[0].question) if answers else "New conversation"
             self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (conversation_id, user, title, now, now, len(answers), stored, collection))
             return conversation_id
@@ -75,7 +75,7 @@ class ConversationStore:
                             answers=[Answer.model_validate(a) for a in json.loads(answers)])
 
     def rename(self, conversation_id: str, user: str | None, title: str) -> None:
-        title = " ".join(title.split())[:TITLE_CHARS]
+        title = _title(title)
         if not title:
             raise ValueError("a conversation's name cannot be empty")
         with self._lock:
@@ -94,3 +94,8 @@ class ConversationStore:
         if row is None:
             raise ConversationNotFound(f"no conversation {conversation_id}: it was deleted, or is not yours")
         return row
+
+
+def _title(text: str) -> str:
+    """One line, at most TITLE_CHARS characters."""
+    return " ".join(text.split())[:TITLE_CHARS]

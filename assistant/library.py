@@ -104,7 +104,9 @@ class Library:
     def relocated(self, answers: list[Answer]) -> list[Answer]:
         """A saved conversation's answers with every citation checked against the index as it is now: still at
         its place, re-located by its quote in its changed document, or no longer there (`Citation.status`)."""
-        texts = {doc.source: self._text(doc.sha256) for doc in self.documents()}
+        sha_of = {doc.source: doc.sha256 for doc in self.documents()}
+        cited = {c.source for answer in answers for c in answer.citations}
+        texts = {source: self._text(sha_of[source]) for source in cited if source in sha_of}  # the cited ones only
         return [answer.model_copy(update={"citations": [_relocate(c, texts.get(c.source)) for c in answer.citations]})
                 for answer in answers]
 
