@@ -232,7 +232,7 @@ def chat_command(services: Services, top_k) -> None:
 @click.pass_obj
 @_user_errors
 def feedback_command(services: Services, target, as_json) -> None:
-    """The thumbs up and down given to answers in the chat (or through /feedback)."""
+    """The ratings given to answers in the chat (Good answer / Wrong answer) or through /feedback (up / down)."""
     from pathlib import Path
 
     entries = services.feedback.entries()
