@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(32, ge=0, description="word pieces repeated between chunks")
     embed_batch: int = Field(256, ge=1, description="chunks embedded per step while indexing")
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
+    max_upload_files: int = Field(100, ge=1, description="files one upload may hold (web chat and /upload)")
+    max_upload_mb: float = Field(500.0, gt=0, description="total size of one upload request, MB")
+    login_attempts: int = Field(5, ge=1, description="serve --auth: wrong passwords from one client address "
+                                                     "before it must wait")
+    login_lockout_s: float = Field(60.0, gt=0, description="serve --auth: the first wait after too many wrong "
+                                                           "passwords, seconds; doubles with each further miss")
     extract_seconds: float = Field(60.0, gt=0, description="a file whose reader makes no progress for this long "
                                                            "(an OCR'd page is progress), or takes 20 times this in "
                                                            "all, is skipped")
@@ -62,6 +68,9 @@ class Settings(BaseSettings):
                                                                     "tokens copied from the prompt")
     llm_prefix_cache: bool = Field(True, description="local: save the answer prompt's fixed prefix (its KV state) "
                                                      "under home and restore it in a new process")
+    llm_slots: int | None = Field(None, ge=1, le=64, description="answers the model writes at once; later "
+                                  "questions wait in line and see their place (unset: 1 for local and "
+                                  "transformers, 4 for openai: set it to the server's parallel slots)")
     max_answer_tokens: int = Field(256, ge=16, description="longest answer the model may write")
     passages: int = Field(10, ge=1, le=30, description="evidence sentences the model reads, at most")
     passage_words: int = Field(220, ge=20, le=2000, description="words of evidence the model reads, at most "
