@@ -11,12 +11,13 @@ import threading
 from assistant.answering import Answerer
 from assistant.llm import ChatModel
 from assistant.services import Services
+from assistant.waiting_line import WaitingLine
 
 
 class AnswererChoices:
     def __init__(self, services: Services):
         self.services = services
-        self._models: dict[tuple[str, str], ChatModel | None] = {}
+        self._models: dict[tuple[str, str], tuple[ChatModel | None, WaitingLine]] = {}  # a model and its line
         self._answerers: dict[tuple[str, str, int], Answerer] = {}
         self._lock = threading.Lock()  # two sessions asking at once must not load the same model twice
 
@@ -41,7 +42,7 @@ class AnswererChoices:
                 count = {"max_quotes": passages} if llm == "none" else {"passages": passages}
                 variant = self.services.variant(llm=llm, model=model, **count)
                 if (llm, model) in self._models:  # the same model at another passage count: not loaded twice
-                    variant.chat_model = self._models[llm, model]
-                self._models[llm, model] = variant.chat_model
+                    variant.chat_model, variant.model_line = self._models[llm, model]
+                self._models[llm, model] = variant.chat_model, variant.model_line
                 self._answerers[key] = variant.answerer
             return self._answerers[key]

@@ -10,6 +10,7 @@ the system, never written by the model.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Callable, Iterator, Protocol
 
 import numpy as np
@@ -21,7 +22,8 @@ from assistant.evidence import Evidence, gather_documents, rank_evidence
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
 from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
-                               Scope, SourcesEvent, StreamEvent, TokenEvent)
+                               Scope, SourcesEvent, StreamEvent, TokenEvent, WaitingEvent)
+from assistant.waiting_line import WaitingLine
 from index.embedder import Embedder
 from index.records import StoredChunk
 
@@ -34,6 +36,8 @@ _QUOTE_MARGIN = 0.3
 _FOCUS = 0.9
 # A model that declines on all the chosen sentences gets a second look at this many of the best.
 _SECOND_LOOK = 3
+# A question waiting for the model is told its place again this often (seconds).
+_REPORT_EVERY_S = 1.0
 DECLINE = "The documents do not say."
 SYSTEM_PROMPT = (
     "You answer questions about documents, using only the numbered passages the user gives you. "
@@ -85,7 +89,7 @@ class Retriever(Protocol):
 class Answerer:
     def __init__(self, retriever: Retriever, texts: Callable[[str], str | None], sentences: Embedder,
                  chat_model: ChatModel | None, top_k: int, passages: int, passage_words: int, max_quotes: int,
-                 abstain_below: float, max_answer_tokens: int):
+                 abstain_below: float, max_answer_tokens: int, line: WaitingLine | None = None):
         self.retriever = retriever
         self.texts = texts  # sha256 -> the document's extracted text
         self.sentences = sentences  # ranks sentences and checks claims (Embedder.precise)
@@ -96,6 +100,7 @@ class Answerer:
         self.max_quotes = max_quotes
         self.abstain_below = abstain_below
         self.max_answer_tokens = max_answer_tokens
+        self.line = line  # questions wait here for the model (None: no model, or nothing to share it with)
         sentences.load()  # now: the first question's time is its own
         if chat_model is not None and chat_model.reuses_prompt_prefix:
             warm_up(chat_model)
@@ -110,8 +115,25 @@ class Answerer:
     def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None,
                scope: Scope | None = None) -> Iterator[StreamEvent]:
         """Sources, the answer as it is written, then the checked answer. With a scope, only those documents are
-        searched, and a decline says the selected documents do not answer."""
-        for event in self._stream(question, history, top_k, scope):
+        searched, and a decline says the selected documents do not answer. While the model is busy with other
+        questions, this one waits in line and says so (WaitingEvent); closing the stream leaves the line."""
+        clock = _Clock()
+        with self.line.place() if self.line and self.chat_model else nullcontext() as place:
+            timeout = 0.0
+            while place is not None and not place.admitted(timeout):
+                yield WaitingEvent(ahead=place.ahead, estimate_s=place.estimate_s())
+                timeout = _REPORT_EVERY_S
+            if place is not None:
+                clock.mark("wait_s")
+            for event in self._scoped(self._stream(question, history, top_k, scope, clock), scope):
+                if isinstance(event, AnswerEvent):
+                    break  # the checked answer is given after leaving the line: the next question need not wait
+                yield event
+        yield event
+
+    @staticmethod
+    def _scoped(events: Iterator[StreamEvent], scope: Scope | None) -> Iterator[StreamEvent]:
+        for event in events:
             if isinstance(event, AnswerEvent) and scope is not None:
                 event.answer.scope = scope.sources
                 if event.answer.answer == NOT_IN_DOCUMENTS:
@@ -119,8 +141,7 @@ class Answerer:
             yield event
 
     def _stream(self, question: str, history: list[Message] | None, top_k: int | None,
-                scope: Scope | None) -> Iterator[StreamEvent]:
-        clock = _Clock()
+                scope: Scope | None, clock: "_Clock") -> Iterator[StreamEvent]:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")

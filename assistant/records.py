@@ -94,6 +94,14 @@ class Message(BaseModel):
     content: str
 
 
+class WaitingEvent(BaseModel):
+    """The model is busy with other questions: this one waits in line (repeated while it waits)."""
+
+    kind: Literal["waiting"] = "waiting"
+    ahead: int = Field(description="questions waiting before this one (besides those being answered)")
+    estimate_s: float | None = Field(None, description="seconds until the model starts on it; None: not known yet")
+
+
 class SourcesEvent(BaseModel):
     """Retrieval is done: the numbered passages the answer may cite (before the answer is written)."""
 
@@ -114,4 +122,4 @@ class AnswerEvent(BaseModel):
     answer: Answer
 
 
-StreamEvent = SourcesEvent | TokenEvent | AnswerEvent
+StreamEvent = WaitingEvent | SourcesEvent | TokenEvent | AnswerEvent

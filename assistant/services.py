@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from assistant.feedback import FeedbackLog
     from assistant.llm import ChatModel
     from assistant.retrieval import HybridRetriever
+    from assistant.waiting_line import WaitingLine
     from index.store import ChunkStore
     from index.sync import Indexer
 
@@ -38,6 +39,8 @@ def derived_models_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cited-assistant"
 
 
+_CHAT_MODEL = ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "llm_draft",
+               "llm_prefix_cache", "home")
 # What each component is built from: a variant of the settings that leaves these alone shares the component.
 _BUILT_FROM = {
     "embedder": ("embedder_path", "embedder_precision", "embedder_url", "embedder_model", "embedder_api_key"),
@@ -46,8 +49,8 @@ _BUILT_FROM = {
     "document_texts": ("home", "chroma_url", "collection"),
     "retriever": ("home", "chroma_url", "collection", "embedder_path", "embedder_precision", "embedder_url",
                   "embedder_model", "retrieval"),
-    "chat_model": ("llm", "model", "llm_url", "llm_model", "llm_api_key", "llm_context", "llm_threads", "llm_draft",
-                   "llm_prefix_cache", "home"),
+    "chat_model": _CHAT_MODEL,
+    "model_line": _CHAT_MODEL + ("llm_slots",),
 }
 
 
@@ -116,6 +119,14 @@ class Services:
         return build_chat_model(self.settings)
 
     @cached_property
+    def model_line(self) -> WaitingLine:
+        """Where questions wait for the chat model: one per model, shared by every collection using it."""
+        from assistant.waiting_line import WaitingLine
+
+        slots = self.settings.llm_slots or (4 if self.settings.llm == "openai" else 1)
+        return WaitingLine(slots)
+
+    @cached_property
     def indexer(self) -> Indexer:
         from index.sync import Indexer
 
@@ -158,4 +169,4 @@ class Services:
         s = self.settings
         return Answerer(self.retriever, self.document_texts.get, self.embedder.precise, self.chat_model, top_k=s.top_k,
                         passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
-                        abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens)
+                        abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens, line=self.model_line)

@@ -6,6 +6,7 @@ page never asks any host but this one.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -201,6 +202,38 @@ def test_a_new_collection_holds_only_what_is_uploaded_to_it(page, tmp_path):
     page.get_by_role("option", name="documents", exact=True).click()
     ask(page, "How often does the Orsk beacon flash?")
     expect(page.locator("#conversation .turn").last.locator(".answer.abstained")).to_be_visible()
+
+
+def test_a_waiting_question_shows_its_place_and_can_be_cancelled(page, tmp_path, embedder):
+    modelled = launch_on(tmp_path, embedder, llm="local", model="small")  # the page's default writer: a model
+    tab = page.context.new_page()
+    try:
+        tab.goto(modelled.url)
+        question = "When did Mount Orrin last erupt?"
+        box = tab.locator("#question textarea")
+        line = modelled.services.model_line  # the line the page's answers join
+        with line.place() as busy:  # another user's question is being written
+            assert busy.admitted(0)
+            box.fill(question)
+            box.press("Enter")
+            waiting = tab.locator("#conversation .turn.pending .waiting")
+            expect(waiting).to_contain_text("Waiting for the model to finish another question", timeout=60_000)
+            tab.locator("#cancel").click()
+            expect(tab.locator("#conversation .turn.pending")).to_have_count(0)
+            expect(box).to_have_value(question)  # given back to edit or ask again
+            deadline = time.monotonic() + 10
+            while line.waiting and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert line.waiting == 0  # the cancelled question left the line
+            box.press("Enter")
+            expect(waiting).to_be_visible(timeout=30_000)
+        # The model is free: the waiting question goes in and is answered.
+        answered = tab.locator("#conversation .turn:not(.pending)").last
+        expect(answered.locator(".question")).to_have_text(question, timeout=60_000)
+        expect(answered.locator(".answer")).to_contain_text("1931")
+    finally:
+        tab.close()
+        modelled.app.close()
 
 
 def test_the_page_only_talks_to_this_machine(page):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from assistant.models import PACKAGED_MODELS, resolve_model
-from assistant.records import AnswerEvent, Message, SourcesEvent, TokenEvent
+from assistant.records import AnswerEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
 from assistant.services import Services
 from assistant.settings import load_settings
 from index.loaders import extract_text, read_file
@@ -74,6 +75,29 @@ def test_a_question_the_documents_cannot_answer_abstains_without_calling_the_mod
     answer = small.answerer.ask("What is the boiling point of liquid nitrogen?")
     assert answer.abstained and answer.citations == []
     assert "first_token_s" not in answer.timings  # the model never ran
+
+
+def test_a_question_waits_in_line_while_the_model_is_busy_and_a_closed_stream_leaves(small):
+    line = small.model_line
+    with line.place() as busy:  # another user's question the model is writing
+        assert busy.admitted(0)
+        waiting = small.answerer.stream("When did Mount Orrin last erupt?")
+        told = next(waiting)
+        assert isinstance(told, WaitingEvent) and told.ahead == 0 and line.waiting == 1
+        waiting.close()  # the user cancelled
+        assert line.waiting == 0
+    answers = []
+    askers = [threading.Thread(target=lambda: answers.append(small.answerer.ask("When did Mount Orrin last erupt?")))
+              for _ in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert [a.answer for a in answers][0] == answers[1].answer and "1931" in answers[0].answer
+    first, second = sorted(answers, key=lambda a: a.timings["wait_s"])
+    # One answer at a time: the second waited about as long as the first took to write (its own clock started
+    # a moment later, so a little less).
+    assert second.timings["wait_s"] >= 0.5 * (first.timings["total_s"] - first.timings["wait_s"])
 
 
 def test_follow_up_is_rewritten_by_the_model_before_retrieval(indexed_home, models_home, embedder):

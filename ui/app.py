@@ -13,7 +13,7 @@ from assistant.access import is_loopback
 from assistant.collections import Collection, Collections
 from assistant.conversations import ConversationNotFound
 from assistant.library import PageUnavailable
-from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent
+from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
 from assistant.services import Services
 from assistant.transcript import conversation_markdown, history_messages
 from index.loaders import SUPPORTED_SUFFIXES
@@ -51,6 +51,9 @@ SCROLL_TO_QUOTE_JS = ("() => document.querySelector('#document-viewer mark.cited
 EMPTY_CHAT = '<div class="placeholder">Ask a question about your documents. Every answer cites the exact ' \
              "sentences it comes from: open a citation to see it in its document.</div>"
 BACKENDS = ["local", "openai", "transformers", "none"]
+# Questions (chat and /ask) answered at once. Those that need the model then wait in its line (WaitingLine),
+# where they are told their place; searching and extractive answers run side by side.
+ANSWERS_AT_ONCE = {"concurrency_id": "answers", "concurrency_limit": 32}
 _HISTORY = TypeAdapter(list[Message])
 
 
@@ -78,8 +81,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     def chat(question: str, answers: list[Answer], llm: str, model: str, passages: float, show_scores: bool,
              only: list[str] | None, conversation_id: str | None, collection: str | None, request: gr.Request):
-        """Outputs: the conversation, the answers, the question box, the download, the saved conversation's id
-        and the list of saved conversations. Each answer is saved as soon as it is checked."""
+        """Outputs: the conversation, the answers, the question box, the download, the saved conversation's id,
+        the list of saved conversations and the question being answered (for Cancel to give it back). Each
+        answer is saved as soon as it is checked."""
         question = question.strip()
         if not question:
             raise gr.Error("Type a question first.")
@@ -89,12 +93,14 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         except ValueError as exc:  # a picked document removed meanwhile
             raise gr.Error(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
-        sources, written = [], ""
-        unchanged = (gr.skip(), gr.skip(), gr.skip())
-        yield earlier + html_view.pending_html(len(answers), question, sources, written), answers, "", *unchanged
+        sources, written, waiting = [], "", None
+        unchanged = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers, "",
+               *unchanged[:3], question)
         try:
             answerer = opened.answerers.get(llm, model, int(passages))  # may load a model: seconds, once
             for event in answerer.stream(question, history_messages(answers), scope=scope):
+                waiting = event if isinstance(event, WaitingEvent) else None
                 if isinstance(event, SourcesEvent):
                     sources = event.citations
                 elif isinstance(event, TokenEvent):
@@ -106,13 +112,18 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                     shown = earlier + html_view.answer_html(len(answers) - 1, event.answer, show_scores,
                                                             opened.library.cited_text)
                     download_now = gr.DownloadButton(value=transcript_file(answers), interactive=True)
-                    yield shown, answers, gr.skip(), download_now, conversation_id, saved_list(request, conversation_id)
+                    yield (shown, answers, gr.skip(), download_now, conversation_id,
+                           saved_list(request, conversation_id), "")
                     return
-                yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers,
+                yield (earlier + html_view.pending_html(len(answers), question, sources, written, waiting), answers,
                        gr.skip(), *unchanged)
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
-            yield earlier or EMPTY_CHAT, answers, question, *unchanged
+            yield earlier or EMPTY_CHAT, answers, question, *unchanged[:3], ""
             raise gr.Error(str(exc)) from None
+
+    def cancelled(answers: list[Answer], show_scores: bool, collection: str | None, asked: str):
+        """After Cancel: the conversation without the unanswered question, which goes back in the box."""
+        return rerender(answers, show_scores, collection), asked or gr.skip(), ""
 
     # ----- saved conversations ------------------------------------------------------------------------
 
@@ -243,6 +254,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     with gr.Blocks(title="Cited assistant") as app:
         answers_state = gr.State([])
+        asked = gr.State("")  # the question being answered, until its answer is shown
         conversation_id = gr.State(None)  # the saved conversation the chat continues (None: not saved yet)
         collection = gr.Dropdown(collections.names(), value=collections.default, allow_custom_value=True,
                                  label="Collection", info="each has its own documents; type a new name to start one",
@@ -255,6 +267,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                         question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
                                               scale=6, elem_id="question", autofocus=True)
                         ask_button = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                        cancel_button = gr.Button("Cancel", scale=1, elem_id="cancel")
                     with gr.Row():
                         new_chat = gr.Button("New chat", size="sm", elem_id="new-chat")
                         download = gr.DownloadButton("Download as Markdown", size="sm", interactive=False,
@@ -306,7 +319,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             removed_json = gr.JSON(visible=False)
 
         # Registered first so they own their names: the page's own events reuse some of these functions.
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", **ANSWERS_AT_ONCE)
         gr.api(documents, api_name="documents")
         gr.api(feedback, api_name="feedback")
         writes = {"concurrency_id": "index-writes", "concurrency_limit": 1}  # one write at a time, queued
@@ -314,9 +327,11 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
         chat_inputs = [question, answers_state, backend, model, passages, show_scores, only, conversation_id,
                        collection]
-        chat_outputs = [conversation, answers_state, question, download, conversation_id, saved]
-        for trigger in (question.submit, ask_button.click):
-            trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden")
+        chat_outputs = [conversation, answers_state, question, download, conversation_id, saved, asked]
+        answering = [trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden",
+                             **ANSWERS_AT_ONCE) for trigger in (question.submit, ask_button.click)]
+        cancel_button.click(cancelled, [answers_state, show_scores, collection, asked], [conversation, question, asked],
+                            cancels=answering, api_visibility="private", queue=False)
         new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False), None),
                        outputs=[conversation, answers_state, viewer, download, conversation_id],
                        api_visibility="private")

@@ -11,7 +11,7 @@ from datetime import datetime
 from html import escape
 from typing import Callable
 
-from assistant.records import Answer, Citation
+from assistant.records import Answer, Citation, WaitingEvent
 from index.pdf import PageImage
 from index.records import IndexReport
 
@@ -31,14 +31,29 @@ def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLo
     return "".join(answer_html(turn, answer, show_scores, text_for) for turn, answer in enumerate(answers))
 
 
-def pending_html(turn: int, question: str, sources: list[Citation], written: str) -> str:
-    """A turn being answered: its sources as soon as retrieval is done, then the text as it streams in."""
+def pending_html(turn: int, question: str, sources: list[Citation], written: str,
+                 waiting: WaitingEvent | None = None) -> str:
+    """A turn being answered: its place in the line while the model is busy with others, its sources as soon as
+    retrieval is done, then the text as it streams in."""
     listed = "".join(f"<li>[{c.n}] {escape(c.place)}</li>" for c in sources)
-    body = (f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>' if sources
-            else '<div class="searching">Searching the documents…</div>')
+    if waiting is not None:
+        body = f'<div class="waiting">{escape(waiting_text(waiting))} Cancel to ask something else.</div>'
+    elif sources:
+        body = f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>'
+    else:
+        body = '<div class="searching">Searching the documents…</div>'
     if written:
         body += f'<div class="answer streaming">{escape(written)}</div>'
     return _turn(turn, question, body, pending=True)
+
+
+def waiting_text(waiting: WaitingEvent) -> str:
+    """"Waiting for the model: 2 questions ahead of yours (about 40 s)." and the like."""
+    if waiting.ahead == 0:
+        place = "Waiting for the model to finish another question"
+    else:
+        place = f"Waiting for the model: {waiting.ahead} question{'s' if waiting.ahead > 1 else ''} ahead of yours"
+    return place + (f" (about {waiting.estimate_s:.0f} s)." if waiting.estimate_s is not None else ".")
 
 
 def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLookup) -> str:
