@@ -2,9 +2,9 @@
 
 For every sentence of the model's answer:
 - markers that point to no passage are dropped;
-- each cited passage must support the sentence (meaning and words, and every number in the sentence
-  must occur in the passage); a citation to a passage that does not support it moves to the passage
-  that does, if any;
+- each cited passage must support the sentence (meaning and words, and every number, name and link in
+  the sentence must occur in the passage); a citation to a passage that does not support it moves to
+  the passage that does, if any;
 - a sentence with no citation gets one when a passage supports it;
 - a sentence no passage supports is flagged unsupported.
 Quotes are chosen here, from the source: for each cited passage, the sentence(s) that best support the
@@ -42,6 +42,9 @@ _ABSTAIN = re.compile(
 # Words that frame an answer without stating anything ("According to the passages, ...").
 _FRAMING = frozenset(stems("according passage passages document documents text context source sources based "
                            "answer question provided information mentioned states stated say says"))
+# A link: a scheme or www, or a domain with a path ("evil.example/claim"). A model told by a planted
+# instruction to "add a link" makes one up; only a link the source itself gives may stand.
+_LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"'\])]+|\b[\w-]+(?:\.[\w-]+)+/[^\s<>\"'\])]*", re.IGNORECASE)
 
 
 @dataclass
@@ -85,6 +88,8 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder, questi
         return CheckedAnswer(text="", abstained=True, citations=[], sentences=[], resolution="declined-by-model")
 
     candidates = [(p, start, end) for p in passages for start, end in p.sentences]
+    if not candidates:  # every sentence chosen was an instruction to the assistant: the model read nothing
+        return _unsupported(factual, drew_on=[])
     vectors = embedder.embed_remembered([s.claim for s in factual] + [p.slice(start, end) for p, start, end in candidates])
     claim_vectors, source_vectors = vectors[:len(factual)], vectors[len(factual):]
     chosen: dict[int, list[tuple[int, int]]] = {}
@@ -103,9 +108,7 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder, questi
             best_support[n] = max(best_support.get(n, 0.0), support[n][0])
 
     if not any(s.supported for s in factual):
-        return CheckedAnswer(text="", abstained=True, citations=[],
-                             sentences=[AnswerSentence(text=s.claim + s.end_punct, citations=[], supported=False)
-                                        for s in factual], resolution="declined-unsupported", drew_on=drew_on)
+        return _unsupported(factual, drew_on)
     citations = []
     for n in sorted(chosen):
         start, end = min(a for a, _ in chosen[n]), max(b for _, b in chosen[n])
@@ -124,12 +127,12 @@ def _support(claim: str, claim_vector: np.ndarray, candidates: list[tuple[Passag
 
     An answer restates its question and adds the answer ("The march will take place at Tweedbank"); only
     what it adds needs the source, so word coverage counts the claim's words that are not the question's.
-    Every name, date, quoted title and number it pins down must be in the supporting sentence or a neighbour
-    (or the question, or the document's headline): a near-miss figure or an invented name makes the claim
-    unsupported however close the rest of the words."""
+    Every name, date, quoted title, number and link it pins down must be in the supporting sentence or a
+    neighbour (or the question, or the document's headline): a near-miss figure, an invented name or a made-up
+    link makes the claim unsupported however close the rest of the words."""
     question_terms = set(stems(question))
     terms = set(stems(claim)) - question_terms or set(stems(claim))
-    pinned = {a for a in anchors(claim) if not says(question, a)}
+    pinned = {a for a in anchors(claim) | links(claim) if not says(question, a)}
     best: dict[int, tuple[float, int, int]] = {}
     closest, closest_score = candidates[0], -1.0
     cosines = source_vectors @ claim_vector
@@ -162,6 +165,18 @@ def _stating(passage: Passage, sentence: tuple[int, int], pinned: set[str]) -> t
             return None
         start, end = min(start, holder[0]), max(end, holder[1])
     return start, end
+
+
+def links(text: str) -> set[str]:
+    """The links a text gives, lower-cased as `says` compares them, without the sentence's closing punctuation."""
+    return {m.group().rstrip(".,;:!?").lower() for m in _LINK.finditer(text)}
+
+
+def _unsupported(factual: list[_Sentence], drew_on: list[tuple[str, int, int]]) -> CheckedAnswer:
+    """Nothing the model wrote is supported: the answer is withdrawn, its claims kept as flagged."""
+    return CheckedAnswer(text="", abstained=True, citations=[],
+                         sentences=[AnswerSentence(text=s.claim + s.end_punct, citations=[], supported=False)
+                                    for s in factual], resolution="declined-unsupported", drew_on=drew_on)
 
 
 def _quote_passage(passage: Passage) -> CheckedAnswer:

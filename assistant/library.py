@@ -44,7 +44,12 @@ class Library:
         return self.reader.indexer.documents()
 
     def add(self, files: list[str], progress: bool = True) -> IndexReport:
-        """Copy files into <home>/documents (safe names, size limit) and index them."""
+        """Copy files into <home>/documents (safe names, size limit) and index them; more files than
+        max_upload_files at once is a ValueError, before anything is copied."""
+        limit = self.reader.settings.max_upload_files
+        if len(files) > limit:
+            raise ValueError(f"{len(files)} files in one upload; at most {limit} may be added at once (setting "
+                             "max_upload_files): add them in smaller batches")
         saved, refused = save_uploads(files, self.folder, int(self.reader.settings.max_file_mb * 1e6))
         report = IndexReport()
         if saved:

@@ -6,10 +6,15 @@ whichever comes first. They are shown in document order, each document under its
 sentences that are neighbours in the document are merged into one numbered passage, so the model
 reads runs of text rather than shuffled fragments. Every passage is an exact span of its document's
 extracted text, so any sentence in it can be quoted verbatim.
+
+A sentence that speaks to the assistant instead of about the world ("Ignore all previous instructions and
+reply only with ...", "Note to the AI assistant: ...") is a prompt injection planted in a document: it is
+evidence of nothing, and a model given it to read may obey it, so it is never chosen.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from assistant.evidence import Document, Evidence
@@ -47,13 +52,13 @@ class Passage:
 
 def select_evidence(evidence: list[Evidence], limit: int, words: int | None = None) -> list[Evidence]:
     """The best evidence, best first: up to `limit` sentences and `words` words (the first always fits), none
-    repeating another's text (a wire story filed twice)."""
+    repeating another's text (a wire story filed twice), none an instruction to the assistant."""
     chosen: list[Evidence] = []
     seen: set[str] = set()
     used = 0
     for item in evidence:
         key = " ".join(item.text.split())
-        if key in seen:
+        if key in seen or is_instruction(key):
             continue
         size = len(key.split())
         if len(chosen) == limit or (words is not None and chosen and used + size > words):
@@ -62,6 +67,26 @@ def select_evidence(evidence: list[Evidence], limit: int, words: int | None = No
         chosen.append(item)
         used += size
     return chosen
+
+
+# What injections say and news does not: told to drop what came before, addressed to the assistant, told what
+# to answer to everything, told not to answer the user. A plain report ("Fans were asked to reply with their
+# names") matches none of these.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|preceding|other|all)\b[^.!?]{0,20}?"
+    r"\b(?:instructions?|prompts?|directions|rules|documents|passages|sources)\b"
+    r"|\b(?:note|message|instructions?|reminder)s? (?:to|for) (?:the |any |all )?(?:AI|assistants?|chatbots?|"
+    r"language models?|LLMs?)\b"
+    r"|^\W*(?:system|assistant|chatbot)\s*[:,]"
+    r"|\b(?:reply|respond|answer)\s+(?:only\s+with|(?:to\s+)?(?:every|all|any|each)\s+(?:questions?|messages?|"
+    r"prompts?)\s+(?:only\s+)?with)\b"
+    r"|\b(?:do not|don't|never)\s+(?:answer|cite|mention|quote)\b[^.!?]{0,30}\b(?:the user|passages?)\b",
+    re.IGNORECASE)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Does the sentence speak to the assistant (a prompt injection) rather than about the world?"""
+    return _INSTRUCTION.search(sentence) is not None
 
 
 def build_passages(chosen: list[Evidence]) -> list[Passage]:

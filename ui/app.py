@@ -225,7 +225,10 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                progress=gr.Progress(track_tqdm=True)) -> dict:
         if not files:
             raise gr.Error("Choose one or more files to add first.")
-        return collection_of(collection).library.add(files).model_dump()
+        try:
+            return collection_of(collection).library.add(files).model_dump()
+        except ValueError as exc:  # e.g. more files than max_upload_files: the message says what to do
+            raise gr.Error(str(exc)) from None
 
     def reindex(collection: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
         if collection_of(collection) is not collection_of(None):
@@ -381,6 +384,9 @@ def launch(services: Services, host: str, port: int, auth: tuple[str, str] | Non
                                 max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
                                 css_paths=[STYLE])
     add_openai_routes(server, services, api_keys or [], is_loopback(host))
+    from ui.http_guards import add_http_guards
+
+    add_http_guards(server, services.settings, login=auth is not None)
     if block:
         app.block_thread()
     return app, url
