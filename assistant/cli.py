@@ -313,6 +313,8 @@ def serve_command(services: Services, host, port, auth, insecure, watch, api_key
     check_exposure(host, credentials, insecure)
     from ui.app import launch  # gradio loads only for this command (seconds of imports)
 
+    for note in services.indexer.recover_interrupted():  # e.g. an upload cut short when the server was killed
+        click.echo(f"recovered: {note}", err=True)
     _warn_if_empty(services)
     services.answerer  # load the model before the first question, not during it
     try:

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Generator, Iterator
 
 from tqdm import tqdm
 
@@ -25,7 +25,7 @@ from index.chunking import Chunker
 from index.files import FoundFile, discover
 from index.extraction import ExtractionWorker
 from index.loaders import SkipFile, read_file
-from index.lock import WriterLock
+from index.lock import IndexBusy, WriterLock
 from index.manifest import DocumentRow, Manifest, now_iso
 from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
 from index.reembed import match_embedder, recorded_embedder
@@ -169,6 +169,19 @@ class Indexer:
             for row in rows:
                 self._delete(row)
         return [row.source for row in rows]
+
+    def recover_interrupted(self) -> list[str]:
+        """Undo now what a killed run (an upload cut short by a crashed server, a killed `assistant index`) left
+        half done, instead of at the next write: a restarted server then holds exactly what its manifest says.
+        Costs one query when the journal is empty; a run holding the writer lock is alive, not interrupted, and
+        its journal is its own (it is left alone)."""
+        if not self.manifest.journalled():
+            return []
+        try:
+            with WriterLock(self.lock_path):
+                return self._recover()
+        except IndexBusy:
+            return []
 
     def matching(self, path: str) -> list[DocumentRow]:
         """The live document at path (its source as indexed, or the file itself), or every one under a folder."""
@@ -329,23 +342,40 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def _in_background(items: Iterator, depth: int = 64) -> Iterator:
-    """Run a generator in a thread so reading and parsing overlap with embedding."""
+def _in_background(items: Generator, depth: int = 64) -> Iterator:
+    """Run a generator in a thread so reading and parsing overlap with embedding. A consumer that stops early (a
+    write failed: Chroma went down) stops the producer too and closes its generator, so a long-running server
+    keeps neither a thread blocked on a full buffer nor the extraction worker process behind each failed run."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
     failure: list[BaseException] = []
+    stopped = threading.Event()
+
+    def offer(item) -> bool:
+        while not stopped.is_set():
+            try:
+                buffer.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def produce() -> None:
         try:
             for item in items:
-                buffer.put(item)
+                if not offer(item):
+                    break
         except BaseException as exc:  # re-raised in the consumer
             failure.append(exc)
         finally:
-            buffer.put(done)
+            items.close()  # runs the generator's own cleanup (the worker process) when it was cut short
+            offer(done)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := buffer.get()) is not done:
-        yield item
+    threading.Thread(target=produce, name="index-reader", daemon=True).start()
+    try:
+        while (item := buffer.get()) is not done:
+            yield item
+    finally:
+        stopped.set()
     if failure:
         raise failure[0]
