@@ -1,9 +1,16 @@
 """Shared fixtures: a sample corpus of every supported format (built here, not shipped), a real
-embedder and real Chroma stores in temporary homes."""
+embedder, real Chroma stores in temporary homes and a real `chroma run` server that a test can kill and restart."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -169,3 +176,58 @@ def make_services(tmp_path, embedder):
 @pytest.fixture
 def good_corpus(tmp_path) -> Path:
     return build_good_corpus(tmp_path / "docs")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ChromaServer:
+    """A real `chroma run` process on a free loopback port and its own data folder; it can be killed (SIGKILL, as a
+    crash would) and started again on the same folder and port."""
+
+    def __init__(self, data: Path):
+        self.data, self.port = data, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "ChromaServer":
+        chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        # Its own process group: a kill reaches whatever it started too.
+        self.process = subprocess.Popen([chroma, "run", "--path", str(self.data), "--host", "127.0.0.1",
+                                         "--port", str(self.port)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1)
+                return self
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.kill()
+                    pytest.fail("chroma server did not start")
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A running Chroma server (ChromaServer: .url, .kill(), .start()), stopped after the test."""
+    server = ChromaServer(tmp_path / "server-data").start()
+    yield server
+    server.stop()

@@ -14,8 +14,7 @@ import pytest
 
 from index.embedder import packaged_minilm_path
 from index.embedding_server import EmbeddingServerError, ServerEmbedder
-from tests.conftest import build_good_corpus
-from tests.test_chroma_server import free_port
+from tests.conftest import build_good_corpus, free_port
 from tests.test_cli import run
 
 # Its own venv (make embedserver, which make test runs): Infinity's pins must not move the project's.
