@@ -50,6 +50,26 @@ SHORTLIST = 28
 RECURRING_SHARE = 0.25
 
 
+# What injections say and news does not: told to drop what came before, addressed to the assistant, told what
+# to answer to everything, told not to answer the user. A plain report ("Fans were asked to reply with their
+# names") matches none of these.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|preceding|other|all)\b[^.!?]{0,20}?"
+    r"\b(?:instructions?|prompts?|directions|rules|documents|passages|sources)\b"
+    r"|\b(?:note|message|instructions?|reminder)s? (?:to|for) (?:the |any |all )?(?:AI|assistants?|chatbots?|"
+    r"language models?|LLMs?)\b"
+    r"|^\W*(?:system|assistant|chatbot)\s*[:,]"
+    r"|\b(?:reply|respond|answer)\s+(?:only\s+with|(?:to\s+)?(?:every|all|any|each)\s+(?:questions?|messages?|"
+    r"prompts?)\s+(?:only\s+)?with)\b"
+    r"|\b(?:do not|don't|never)\s+(?:answer|cite|mention|quote)\b[^.!?]{0,30}\b(?:the user|passages?)\b",
+    re.IGNORECASE)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Does the sentence speak to the assistant (a prompt injection) rather than about the world?"""
+    return _INSTRUCTION.search(sentence) is not None
+
+
 @dataclass(frozen=True)
 class RankWeights:
     """How the rank score mixes its signals (chosen with benchmarks/evidence_recall.py; docs/evidence-recall.md)."""
@@ -93,8 +113,10 @@ class Document:
 
     @property
     def heading(self) -> str:
-        """What the document is called: its headline, or its file name."""
-        return self.title or PurePath(self.source).name
+        """What the document is called: its headline, or its file name (also for a headline that is a planted
+        instruction: the model reads the heading)."""
+        title = self.title
+        return title if title and not is_instruction(title) else PurePath(self.source).name
 
     def chunk_cosine(self, start: int) -> float:
         """Cosine of the retrieved chunk holding this offset; a little under the weakest one elsewhere."""

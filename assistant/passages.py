@@ -14,10 +14,9 @@ evidence of nothing, and a model given it to read may obey it, so it is never ch
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from assistant.evidence import Document, Evidence
+from assistant.evidence import Document, Evidence, is_instruction
 from assistant.records import Citation
 
 
@@ -67,26 +66,6 @@ def select_evidence(evidence: list[Evidence], limit: int, words: int | None = No
         chosen.append(item)
         used += size
     return chosen
-
-
-# What injections say and news does not: told to drop what came before, addressed to the assistant, told what
-# to answer to everything, told not to answer the user. A plain report ("Fans were asked to reply with their
-# names") matches none of these.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|preceding|other|all)\b[^.!?]{0,20}?"
-    r"\b(?:instructions?|prompts?|directions|rules|documents|passages|sources)\b"
-    r"|\b(?:note|message|instructions?|reminder)s? (?:to|for) (?:the |any |all )?(?:AI|assistants?|chatbots?|"
-    r"language models?|LLMs?)\b"
-    r"|^\W*(?:system|assistant|chatbot)\s*[:,]"
-    r"|\b(?:reply|respond|answer)\s+(?:only\s+with|(?:to\s+)?(?:every|all|any|each)\s+(?:questions?|messages?|"
-    r"prompts?)\s+(?:only\s+)?with)\b"
-    r"|\b(?:do not|don't|never)\s+(?:answer|cite|mention|quote)\b[^.!?]{0,30}\b(?:the user|passages?)\b",
-    re.IGNORECASE)
-
-
-def is_instruction(sentence: str) -> bool:
-    """Does the sentence speak to the assistant (a prompt injection) rather than about the world?"""
-    return _INSTRUCTION.search(sentence) is not None
 
 
 def build_passages(chosen: list[Evidence]) -> list[Passage]:

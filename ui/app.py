@@ -19,6 +19,7 @@ from assistant.transcript import conversation_markdown, history_messages
 from index.loaders import SUPPORTED_SUFFIXES
 from index.records import IndexReport
 from ui import html_view
+from ui.http_guards import add_http_guards
 from ui.openai_routes import add_openai_routes
 
 STYLE = Path(__file__).with_name("style.css")
@@ -384,8 +385,6 @@ def launch(services: Services, host: str, port: int, auth: tuple[str, str] | Non
                                 max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
                                 css_paths=[STYLE])
     add_openai_routes(server, services, api_keys or [], is_loopback(host))
-    from ui.http_guards import add_http_guards
-
     add_http_guards(server, services.settings, login=auth is not None)
     if block:
         app.block_thread()
