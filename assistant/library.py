@@ -53,8 +53,9 @@ class Library:
         saved, refused = save_uploads(files, self.folder, int(self.reader.settings.max_file_mb * 1e6))
         report = IndexReport()
         if saved:
+            # All or nothing: a server killed mid-upload leaves none of it live, and the same upload again is whole.
             report = self.writer.indexer.sync([str(path) for path in saved], wait_seconds=WRITE_WAIT_SECONDS,
-                                              progress=progress)
+                                              progress=progress, all_or_nothing=True)
         report.skipped = refused + report.skipped
         return report
 

@@ -95,12 +95,15 @@ class Indexer:
     # ----- changing the index ----------------------------------------------------------------------
 
     def sync(self, paths: list[str], rebuild: bool = False, wait_seconds: float = 0.0,
-             progress: bool = True) -> IndexReport:
+             progress: bool = True, all_or_nothing: bool = False) -> IndexReport:
+        """Make the index hold exactly the files under paths. Each batch of documents goes live as soon as it is
+        written (a killed run keeps them); with all_or_nothing (an upload) every new version goes live in one
+        final commit, so a killed run leaves none of them."""
         started = time.perf_counter()
         with WriterLock(self.lock_path, wait_seconds):
             report = None if rebuild else self._nothing_changed(paths)
             if report is None:
-                report = self._sync(paths, rebuild, progress)
+                report = self._sync(paths, rebuild, progress, all_or_nothing)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -129,7 +132,7 @@ class Indexer:
             report.unchanged.append(f.source)
         return report
 
-    def _sync(self, paths: list[str], rebuild: bool, progress: bool) -> IndexReport:
+    def _sync(self, paths: list[str], rebuild: bool, progress: bool, all_or_nothing: bool) -> IndexReport:
         self.embedder.load()  # now: a bad embedder setting or a server that is down stops the run before any file
         report = IndexReport()
         if rebuild:
@@ -147,7 +150,7 @@ class Indexer:
                 roots.append(gone_root)
             else:
                 report.skipped.append(miss)
-        kept, added = self._write_changes(files, live, report, progress)
+        kept, added = self._write_changes(files, live, report, progress, all_or_nothing)
         gone = [row for path, row in live.items() if _under(path, roots) and path not in kept]
         # An added file with the bytes of a file that disappeared is that file, renamed or moved.
         gone_by_sha = {row.sha256: row for row in gone}
@@ -221,7 +224,7 @@ class Indexer:
         return notes
 
     def _write_changes(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport,
-                       progress: bool) -> tuple[set[str], list[DocumentRow]]:
+                       progress: bool, all_or_nothing: bool) -> tuple[set[str], list[DocumentRow]]:
         """Index new and changed files; return the paths that stay live and the rows of new documents.
         Batch N is written (Chroma, manifest) by a writer thread while batch N+1 is embedded: otherwise the
         cores would wait on the writes, which take a tenth of an int8 run."""
@@ -229,6 +232,7 @@ class Indexer:
         added: list[DocumentRow] = []
         run_vectors: dict[str, object] = {}  # text_key -> vector embedded earlier in this run
         written: Future | None = None
+        staged: list[tuple[DocumentRow, DocumentRow | None]] = []  # all_or_nothing: written, not yet live
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress, dynamic_ncols=True)
         # An error or Ctrl-C here waits for the write under way: the journal then holds whole batches only.
         with bar, ThreadPoolExecutor(1, thread_name_prefix="index-writer") as writer:
@@ -236,9 +240,11 @@ class Indexer:
                 embedded = self._embed(batch, live, report, run_vectors)
                 if written is not None:
                     added += written.result()  # one write in flight: memory stays at two batches
-                written = writer.submit(self._write, embedded, live, report)
+                written = writer.submit(self._write, embedded, live, report, staged if all_or_nothing else None)
             if written is not None:
                 added += written.result()
+        if staged:
+            added += self._publish(staged, live, report)
         return kept, added
 
     def _batches(self, files: list[FoundFile], live: dict[str, DocumentRow], report: IndexReport, kept: set[str],
@@ -313,17 +319,28 @@ class Indexer:
         return batch
 
     def _write(self, batch: list[tuple[_Prepared, DocumentRow, DocumentRow | None]], live: dict[str, DocumentRow],
-               report: IndexReport) -> list[DocumentRow]:
-        """Write embedded files by the journal protocol; return the rows of new documents."""
-        added = []
+               report: IndexReport, staged: list[tuple[DocumentRow, DocumentRow | None]] | None) -> list[DocumentRow]:
+        """Write embedded files by the journal protocol and make them live; return the rows of new documents.
+        With `staged`, they are only journalled and written, and added to it for _publish to make live."""
         self.manifest.begin_versions([(row, item.text, item.chunks) for item, row, _ in batch])
         self.store.add_versions([(row, item.chunks, [item.vectors[text_key(c.text)] for c in item.chunks])
                                  for item, row, _ in batch])
-        self.manifest.commit_versions([(row, replaced) for _, row, replaced in batch])
-        replaced_ids = [replaced.version_id for _, _, replaced in batch if replaced is not None]
+        written = [(row, replaced) for _, row, replaced in batch]
+        if staged is not None:
+            staged += written
+            return []
+        return self._publish(written, live, report)
+
+    def _publish(self, written: list[tuple[DocumentRow, DocumentRow | None]], live: dict[str, DocumentRow],
+                 report: IndexReport) -> list[DocumentRow]:
+        """Make written versions live in one commit (the versions they replace retire in it), then delete what
+        they replaced; return the rows of new documents."""
+        added = []
+        self.manifest.commit_versions(written)
+        replaced_ids = [replaced.version_id for _, replaced in written if replaced is not None]
         self.store.delete_versions(replaced_ids)
         self.manifest.forget(replaced_ids)
-        for _, row, replaced in batch:
+        for row, replaced in written:
             if replaced is not None:
                 report.updated.append(row.source)
             else:

@@ -196,14 +196,16 @@ def test_serve_killed_mid_upload_then_restarted_holds_all_of_the_upload_or_none(
     for i in range(20):
         write_article(articles / f"{TOWNS[i].lower()}.md", i, filler_sentences=3)
     files = sorted(articles.iterdir())
-    env = environment()
+    small_batches = {"chunk_tokens": 64, "chunk_overlap_tokens": 8, "embed_batch": 16}  # several write batches
+    env = environment(**small_batches)
 
     first = serves(home, tmp_path / "serve-1.log", env)
     job = first.client().submit([handle_file(f) for f in files], api_name="/upload")
-    # The 20 articles are one write batch (under embed_batch chunks): they are journalled, written to Chroma and
-    # made live together. Kill between the journal entry and the commit that makes them live.
-    at_kill = kill_when(first.process, home, lambda docs, journal: journal > 0 or docs > 0, first.kill)
+    # The 20 articles are written in several batches, each journalled and written to Chroma; an upload makes them
+    # all live in one final commit. Kill once the first batch is journalled, before that commit.
+    at_kill = kill_when(first.process, home, lambda docs, journal: journal > 8 or docs > 0, first.kill)
     assert at_kill is not None and at_kill[0] < len(files), f"the upload finished before the kill: {at_kill}"
+    assert at_kill[1] > 8, f"killed before a second batch was written: {at_kill}"
     with pytest.raises(Exception):
         job.result(timeout=30)  # the request died with the server
 
@@ -214,15 +216,15 @@ def test_serve_killed_mid_upload_then_restarted_holds_all_of_the_upload_or_none(
     copies = {str(home / "documents" / f.name) for f in files}
     assert set(restarted["manifest"]) in (set(), copies), "part of the upload is live"
     assert {doc["source"] for doc in browser.predict(api_name="/documents")} == set(restarted["manifest"])
-    if at_kill[1]:  # killed mid-write: the restart removed what the killed write had put in Chroma
-        assert "recovered: removed the partial chunks of an interrupted run" in second.log.read_text()
+    # Killed mid-write: the restart removed what the killed write had put in Chroma.
+    assert "recovered: removed the partial chunks of an interrupted run" in second.log.read_text()
 
     # The user retries the same upload: exactly what a clean index of those files holds.
     report = browser.predict([handle_file(f) for f in files], api_name="/upload")
     assert report["skipped"] == [] and set(report["added"]) | set(report["unchanged"]) == copies
     assert_cites(browser.predict(question(7), api_name="/ask"), str(home / "documents" / files[7].name), fact(7))
     second.kill()
-    got, want = census(home, env), clean_index(tmp_path / "clean", embedder, home / "documents")
+    got, want = census(home, env), clean_index(tmp_path / "clean", embedder, home / "documents", **small_batches)
     assert_consistent(got)
     assert got["manifest"] == want["manifest"] and len(got["manifest"]) == 20
 
