@@ -18,7 +18,7 @@ import numpy as np
 from assistant.answer_types import Ask
 from assistant.citations import CheckedAnswer, check_answer
 from assistant.conversation import rewrite_question
-from assistant.evidence import Evidence, gather_documents, rank_evidence
+from assistant.evidence import Evidence, gather_documents, is_instruction, rank_evidence
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
 from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
@@ -159,6 +159,8 @@ class Answerer:
             query_vector /= np.linalg.norm(query_vector)
             query = question
         evidence = rank_evidence(query, query_vector, gather_documents(chunks, self.texts), self.sentences)
+        # A sentence that speaks to the assistant is a planted instruction: evidence of nothing, never read or quoted.
+        evidence = [e for e in evidence if not is_instruction(e.text)]
         relevance = max((e.relevance for e in evidence), default=None)
         answer = Answer(question=question, answer=NOT_IN_DOCUMENTS, abstained=True, standalone_question=rewritten,
                         evidence_score=relevance,
@@ -168,7 +170,9 @@ class Answerer:
             yield from _declined(answer, "declined-off-topic", clock)
             return
         ask = Ask.of(query)
-        evidence = [e for e in evidence if e.document.relevance >= _FOCUS]
+        # Focus on the best document left: one that was all instructions must not push the real story out of focus.
+        best_document = max(e.document.relevance for e in evidence)
+        evidence = [e for e in evidence if e.document.relevance >= _FOCUS * best_document]
         chosen = select_evidence(evidence, self.passages if self.chat_model else self.max_quotes, self.passage_words)
         if ask.specific and not any(e.offers == 1 for e in chosen):
             # Asked for a number, a date or a name, and what is read holds none that the question does not already

@@ -8,15 +8,15 @@ reads runs of text rather than shuffled fragments. Every passage is an exact spa
 extracted text, so any sentence in it can be quoted verbatim.
 
 A sentence that speaks to the assistant instead of about the world ("Ignore all previous instructions and
-reply only with ...", "Note to the AI assistant: ...") is a prompt injection planted in a document: it is
-evidence of nothing, and a model given it to read may obey it, so it is never chosen.
+reply only with ...", "Note to the AI assistant: ...") never gets here: it is a prompt injection planted in
+a document, evidence of nothing, and answering drops it before anything is chosen (evidence.is_instruction).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.evidence import Document, Evidence, is_instruction
+from assistant.evidence import Document, Evidence
 from assistant.records import Citation
 
 
@@ -51,13 +51,13 @@ class Passage:
 
 def select_evidence(evidence: list[Evidence], limit: int, words: int | None = None) -> list[Evidence]:
     """The best evidence, best first: up to `limit` sentences and `words` words (the first always fits), none
-    repeating another's text (a wire story filed twice), none an instruction to the assistant."""
+    repeating another's text (a wire story filed twice)."""
     chosen: list[Evidence] = []
     seen: set[str] = set()
     used = 0
     for item in evidence:
         key = " ".join(item.text.split())
-        if key in seen or is_instruction(key):
+        if key in seen:
             continue
         size = len(key.split())
         if len(chosen) == limit or (words is not None and chosen and used + size > words):
