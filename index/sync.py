@@ -132,7 +132,7 @@ class Indexer:
             report.unchanged.append(f.source)
         return report
 
-    def _sync(self, paths: list[str], rebuild: bool, progress: bool, all_or_nothing: bool) -> IndexReport:
+    def _sync(self, paths: list[str], rebuild: bool, progress: bool, all_or_nothing: bool = False) -> IndexReport:
         self.embedder.load()  # now: a bad embedder setting or a server that is down stops the run before any file
         report = IndexReport()
         if rebuild:
