@@ -127,9 +127,10 @@ class Answerer:
                 clock.mark("wait_s")
             for event in self._scoped(self._stream(question, history, top_k, scope, clock), scope):
                 if isinstance(event, AnswerEvent):
+                    checked = event
                     break  # the checked answer is given after leaving the line: the next question need not wait
                 yield event
-        yield event
+        yield checked
 
     @staticmethod
     def _scoped(events: Iterator[StreamEvent], scope: Scope | None) -> Iterator[StreamEvent]:

@@ -88,7 +88,7 @@ def check_answer(reply: str, passages: list[Passage], embedder: Embedder, questi
         return CheckedAnswer(text="", abstained=True, citations=[], sentences=[], resolution="declined-by-model")
 
     candidates = [(p, start, end) for p in passages for start, end in p.sentences]
-    if not candidates:  # every sentence chosen was an instruction to the assistant: the model read nothing
+    if not candidates:  # no passage was given: nothing the model wrote can be supported
         return _unsupported(factual, drew_on=[])
     vectors = embedder.embed_remembered([s.claim for s in factual] + [p.slice(start, end) for p, start, end in candidates])
     claim_vectors, source_vectors = vectors[:len(factual)], vectors[len(factual):]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import socket
@@ -40,6 +39,9 @@ from pathlib import Path
 from gradio_client import Client, handle_file
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from benchmarks import ocr_speed  # noqa: E402  (its cpu_line)
+from assistant.models import resolve_model  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 ASSISTANT = [str(Path(sys.executable).parent / "assistant")]
 OTHER_ARTICLES = 30  # indexed besides the ones the questions are about
@@ -50,15 +52,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            flags = Path("/proc/cpuinfo").read_text()
-            vnni = "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX2, no AVX-512 VNNI"
-            return f"{line.split(':', 1)[1].strip()} ({vnni}), {os.cpu_count()} cores"
-    return platform.processor()
 
 
 def pick_work(users: int, per_user: int, uploads: int, baseline: int):
@@ -227,7 +220,7 @@ def median_row(runs: list[dict]) -> dict:
 def report(rows: list[dict], runs: dict[str, list[dict]], args, seconds: float) -> str:
     lines = [
         "# Load: users asking at once while documents are uploaded", "",
-        f"Measured {date.today()} on {cpu_name()}, a shared machine. `.venv/bin/python benchmarks/load.py "
+        f"Measured {date.today()} on {ocr_speed.cpu_line()}, a shared machine. `.venv/bin/python benchmarks/load.py "
         f"--runs {args.runs} --users {args.users} --questions {args.questions} --uploads {args.uploads}` "
         f"({seconds / 60:.0f} min). Method in the script's docstring: {args.users} users (gradio_client, loopback) "
         f"each ask {args.questions} BBC dev questions one after another, all at once, while {args.uploads} other "
@@ -272,9 +265,6 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=4, help="openai: the llama.cpp server's parallel slots")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "load.md")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    from assistant.models import resolve_model
-
     scratch = Path(tempfile.mkdtemp(prefix="assistant-load-"))
     model = resolve_model("default", scratch / "models")  # assembled once, shared by every run
     work = pick_work(args.users, args.questions, args.uploads, args.baseline)

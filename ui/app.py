@@ -95,9 +95,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
             raise gr.Error(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
         sources, written, waiting = [], "", None
-        unchanged = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        unchanged = (gr.skip(), gr.skip(), gr.skip())  # the download, the conversation's id, the saved list
         yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers, "",
-               *unchanged[:3], question)
+               *unchanged, question)
         try:
             answerer = opened.answerers.get(llm, model, int(passages))  # may load a model: seconds, once
             for event in answerer.stream(question, history_messages(answers), scope=scope):
@@ -117,9 +117,9 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                            saved_list(request, conversation_id), "")
                     return
                 yield (earlier + html_view.pending_html(len(answers), question, sources, written, waiting), answers,
-                       gr.skip(), *unchanged)
+                       gr.skip(), *unchanged, gr.skip())
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
-            yield earlier or EMPTY_CHAT, answers, question, *unchanged[:3], ""
+            yield earlier or EMPTY_CHAT, answers, question, *unchanged, ""
             raise gr.Error(str(exc)) from None
 
     def cancelled(answers: list[Answer], show_scores: bool, collection: str | None, asked: str):

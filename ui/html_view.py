@@ -35,10 +35,10 @@ def pending_html(turn: int, question: str, sources: list[Citation], written: str
                  waiting: WaitingEvent | None = None) -> str:
     """A turn being answered: its place in the line while the model is busy with others, its sources as soon as
     retrieval is done, then the text as it streams in."""
-    listed = "".join(f"<li>[{c.n}] {escape(c.place)}</li>" for c in sources)
     if waiting is not None:
         body = f'<div class="waiting">{escape(waiting_text(waiting))} Cancel to ask something else.</div>'
     elif sources:
+        listed = "".join(f"<li>[{c.n}] {escape(c.place)}</li>" for c in sources)
         body = f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>'
     else:
         body = '<div class="searching">Searching the documents…</div>'
