@@ -51,6 +51,14 @@ _QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'
 _NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his her its their this that these those "
                        "but and or if in on at of for to by with as bbc".split())
 
+# A question about what happened, not what is planned or expected.
+_OUTCOME = re.compile(r"\b(?:did|finally|eventually|in the end|ended up|actually)\b", re.IGNORECASE)
+# Words that make the figure after them a forecast or a plan, and how many words before the figure they reach.
+_FORECAST = re.compile(r"\b(?:expected|expects?|set|likely|due|hopes?|aims?|plans?|projected|predict(?:s|ed|ing)?|"
+                       r"forecasts?|estimates?|could|may|might|will|would)\b", re.IGNORECASE)
+_FORECAST_REACH = 6
+_WORDS = re.compile(r"\b[^\W\d_]+\b")  # words of letters: figures and brackets between do not count
+
 _QUESTION_KINDS: list[tuple[AnswerType, re.Pattern]] = [
     ("percent", re.compile(r"\bpercentage\b|\bper ?cent\b|\bwhat (?:proportion|share|fraction)\b|\bhow much of\b")),
     ("age", re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b")),
@@ -100,8 +108,18 @@ class Ask:
         return self.kind not in ("reason", "other")
 
     def items(self, text: str) -> list[str]:
-        """The things of the asked kind in `text` that the question does not already say."""
-        return [item for item in _items(self.kind, text) if not self._in_question(item)]
+        """The things of the asked kind in `text` that the question does not already say (for a question about
+        what happened, no figure that is only forecast: "expected to fetch $1m" does not say what it sold for)."""
+        return self._new(_items(self.kind, text), text)
+
+    @property
+    def asks_outcome(self) -> bool:
+        """Asks for a figure of something that has happened ("How much did the saxophone finally sell for?")."""
+        return self.kind in NUMERIC and _OUTCOME.search(self.question) is not None
+
+    def _new(self, items: list[str], text: str) -> list[str]:
+        return [item for item in items
+                if not self._in_question(item) and not (self.asks_outcome and _only_forecast(item, text))]
 
     def offers(self, text: str) -> float:
         """1 when the text holds something of the asked kind that is new to the question; 0.5 when it holds
@@ -110,7 +128,7 @@ class Ask:
             return 0.0
         if self.items(text):
             return 1.0
-        if self.kind in NUMERIC and [n for n in _items("number", text) if not self._in_question(n)]:
+        if self.kind in NUMERIC and self._new(_items("number", text), text):
             return 0.5
         return 0.0
 
@@ -123,6 +141,13 @@ class Ask:
 
     def _in_question(self, item: str) -> bool:
         return re.search(rf"(?<!\w){re.escape(_normal(item))}(?!\w)", _normal(self.question)) is not None
+
+
+def _only_forecast(item: str, text: str) -> bool:
+    """Is every mention of `item` in `text` a forecast: a figure a few words after "expected to", "will", ...?"""
+    mentions = [m.start() for m in re.finditer(re.escape(item), text)]
+    return bool(mentions) and all(_FORECAST.search(" ".join(_WORDS.findall(text[:at])[-_FORECAST_REACH:]))
+                                  for at in mentions)
 
 
 def _items(kind: AnswerType, text: str) -> list[str]:
@@ -174,8 +199,24 @@ def says(text: str, anchor: str) -> bool:
 
 
 def stems(text: str) -> list[str]:
-    """Content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'."""
-    return [word[:5] for word in content_words(text)]
+    """Content words cut to 5 letters: 'Armenian' meets 'Armenia', 'wounded' meets 'wounds'; an irregular verb
+    form meets its base: an answer says 'took' for the question's 'take', 'sold' for 'sell'."""
+    return [_IRREGULAR.get(word, word)[:5] for word in content_words(text)]
+
+
+# Past tenses and participles of irregular verbs that news questions and answers use, to their base form.
+_IRREGULAR = {form: base for base, forms in (
+    ("become", "became"), ("begin", "began begun"), ("break", "broke broken"), ("bring", "brought"),
+    ("build", "built"), ("buy", "bought"), ("catch", "caught"), ("choose", "chose chosen"), ("come", "came"),
+    ("draw", "drew drawn"), ("drive", "drove driven"), ("fall", "fell fallen"), ("feel", "felt"),
+    ("fight", "fought"), ("find", "found"), ("fly", "flew flown"), ("give", "gave given"), ("go", "went gone"),
+    ("grow", "grew grown"), ("hold", "held"), ("keep", "kept"), ("know", "knew known"), ("lead", "led"),
+    ("leave", "left"), ("lose", "lost"), ("make", "made"), ("meet", "met"), ("pay", "paid"), ("rise", "rose risen"),
+    ("run", "ran"), ("say", "said"), ("see", "saw seen"), ("sell", "sold"), ("send", "sent"),
+    ("shoot", "shot"), ("sing", "sang sung"), ("speak", "spoke spoken"), ("spend", "spent"), ("stand", "stood"),
+    ("steal", "stole stolen"), ("strike", "struck"), ("take", "took taken"), ("teach", "taught"),
+    ("tell", "told"), ("think", "thought"), ("throw", "threw thrown"), ("write", "wrote written"))
+    for form in forms.split()}
 
 
 def _normal(text: str) -> str:

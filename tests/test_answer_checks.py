@@ -27,6 +27,20 @@ FIRE = (
     "The owners of the mill said they would rebuild it.\n"
 )
 
+# Only a forecast of the price: nothing here says what the portrait sold for.
+AUCTION = (
+    "Hollin portrait goes to auction\n\n"
+    "The portrait by Edith Hollin is expected to fetch up to $2m (£1.5m) when it is sold in New York next month. "
+    "It was painted in 1921 and has hung in a private house in Lyon since 1960. "
+    "The auction house said interest from museums had been strong.\n"
+)
+RUNNER = (
+    "Melka to run in Lyon\n\n"
+    "The Ethiopian runner Hana Melka will run the Lyon half marathon in May, organisers said. "
+    "She is 33 next month, but that did not stop her winning the Olympic 10,000m bronze medal last summer. "
+    "Organisers called her the biggest name ever to enter the race.\n"
+)
+
 
 class ScriptedChat:
     """Replies with the texts written in the test, one per call (the last one again after that), word by word;
@@ -48,7 +62,8 @@ class ScriptedChat:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, embedder):
-    return indexed_texts(tmp_path_factory.mktemp("checks"), embedder, {"kestrel.txt": STORY, "orlan.txt": FIRE})
+    texts = {"kestrel.txt": STORY, "orlan.txt": FIRE, "auction.txt": AUCTION, "runner.txt": RUNNER}
+    return indexed_texts(tmp_path_factory.mktemp("checks"), embedder, texts)
 
 
 def answerer(services, *replies: str) -> tuple[Answerer, ScriptedChat]:
@@ -129,3 +144,19 @@ def test_an_unsupported_claim_gives_way_to_the_sentence_it_drew_on(services):
     assert [c.quote for c in answer.citations][:1] == [
         "It suffered a net loss of more than 58,000 customers in January, its second monthly reverse in a year."]
     assert "Tomas Lind" not in answer.answer
+
+
+def test_a_forecast_is_not_what_happened(services):
+    # "Expected to fetch up to $2m" is the only figure: the question asks what it did sell for.
+    subject, chat = answerer(services, "The portrait sold for up to $2m [1].")
+    answer = subject.ask("How much did the Hollin portrait finally sell for at the New York auction?")
+    assert answer.abstained and answer.resolution == "declined-not-answered"
+    assert chat.calls == 0
+
+
+def test_an_answer_may_put_the_question_s_verb_in_the_past(services):
+    # "took" for the question's "take": the claim adds only "bronze", which the source states.
+    subject, _ = answerer(services, "Hana Melka took the bronze medal at the Olympics [1].")
+    answer = subject.ask("What medal did Hana Melka take at the Olympics?")
+    assert answer.resolution == "written" and not answer.abstained
+    assert "bronze medal" in answer.citations[0].quote

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_types import Ask, anchors, answer_type, says
+from assistant.answer_types import Ask, anchors, answer_type, says, stems
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -45,6 +45,21 @@ def test_names_and_quoted_phrases_are_what_a_which_question_wants():
     assert ask.items("He spent most of his career at consumer goods giant Unilever.") == ["Unilever"]
     assert ask.items("Mr Ferguson joined in 2003.") == []  # only the question's own name
     assert Ask.of("How was the payment labelled?").answered_by('It was labelled as "consulting fees".')
+
+
+def test_a_forecast_figure_does_not_say_what_happened():
+    forecast = "The portrait is expected to fetch up to $2m (£1.5m) when it is sold in New York next month."
+    sold = Ask.of("How much did the portrait finally sell for?")
+    assert sold.asks_outcome and sold.items(forecast) == [] and sold.offers(forecast) == 0
+    assert sold.items("The portrait sold for $1.8m on Tuesday.")
+    assert sold.offers("The portrait sold for $1.8m on Tuesday, and will go on show in May.") == 1
+    will = Ask.of("What is the portrait expected to sell for?")  # asks for the forecast itself
+    assert not will.asks_outcome and will.items(forecast)
+
+
+def test_irregular_verbs_meet_their_base_form():
+    assert set(stems("What medal did she take?")) <= set(stems("She took the medal")) | {"medal"}
+    assert stems("sold paid bought") == stems("sell pay buy")
 
 
 def test_a_restatement_does_not_answer():
