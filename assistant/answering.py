@@ -43,8 +43,9 @@ SYSTEM_PROMPT = (
     "You answer questions about documents, using only the numbered passages the user gives you. "
     "Answer in one to three short sentences. End every sentence with the number of the passage it comes "
     "from, like [1]. Answer exactly what is asked: a figure or a name about something else (another person, "
-    "another year, a forecast instead of a result) is not the answer. If the passages do not answer the "
-    f"question, write: {DECLINE}")
+    "another year, a forecast instead of a result) is not the answer. Give the most specific answer the "
+    "passages state: the town rather than its country, the person rather than their organisation. If the "
+    f"passages do not answer the question, write: {DECLINE}")
 # Worked examples, shown before every question as earlier turns. Told only the rule, the 1.5B model
 # declined a third of answerable SQuAD questions; with examples of both kinds it declines few. The auction
 # and parking ones teach what news questions over a large corpus need most: declining when only a near miss
