@@ -15,10 +15,10 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from assistant.answer_types import Ask
+from assistant.answer_types import Ask, stems
 from assistant.citations import CheckedAnswer, check_answer
 from assistant.conversation import rewrite_question
-from assistant.evidence import Evidence, gather_documents, is_instruction, rank_evidence
+from assistant.evidence import Evidence, ask_text, gather_documents, is_instruction, rank_evidence
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
 from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
@@ -228,8 +228,9 @@ class Answerer:
                 fallback: bool) -> None:
         """What the user gets from a checked reply. A supported restatement of the question is not an answer,
         and neither is a claim the passages do not back as written: in both cases the evidence sentences that
-        hold the asked kind of thing (those the model drew on, for an unsupported claim) are quoted instead,
-        if there are any; otherwise the documents do not answer."""
+        hold the asked kind of thing (those the model drew on, for an unsupported claim) and share a word with
+        what is asked are quoted instead, if there are any; otherwise the documents do not answer. (A profit in
+        yen is an amount, but not what a can of the drink costs.)"""
         answer.abstained, answer.resolution = checked.abstained, checked.resolution
         answer.answer = NOT_IN_DOCUMENTS if checked.abstained else checked.text
         answer.citations, answer.sentences = checked.citations, checked.sentences
@@ -239,7 +240,8 @@ class Answerer:
             pool = chosen
         else:
             return
-        instead = quote_evidence([e for e in pool if e.offers == 1], self.max_quotes) if fallback else []
+        instead = quote_evidence([e for e in pool if e.offers == 1 and _about_the_ask(ask.question, e)],
+                                 self.max_quotes) if fallback else []
         if instead or not checked.abstained:
             answer.citations, answer.abstained = instead, not instead
             answer.answer = " ".join(f"{c.quote} [{c.n}]" for c in instead) or NOT_IN_DOCUMENTS
@@ -269,6 +271,12 @@ def _question_turn(numbered_passages: str, question: str) -> str:
 def warm_up(chat_model: ChatModel) -> None:
     """Get the fixed prompt prefix into the model's cache, so the first question does not pay for it."""
     chat_model.warm_up(answer_prompt("", [])[:-1])
+
+
+def _about_the_ask(question: str, evidence: Evidence) -> bool:
+    """Does the sentence share a word with what the question asks (its words minus the story's recurring ones)?"""
+    ask = set(stems(ask_text(question, evidence.document, evidence.document.sentences)))
+    return bool(ask & set(stems(evidence.text)))
 
 
 def _declined(answer: Answer, resolution: Resolution, clock: "_Clock") -> Iterator[StreamEvent]:

@@ -160,3 +160,12 @@ def test_an_answer_may_put_the_question_s_verb_in_the_past(services):
     answer = subject.ask("What medal did Hana Melka take at the Olympics?")
     assert answer.resolution == "written" and not answer.abstained
     assert "bronze medal" in answer.citations[0].quote
+
+
+def test_what_is_quoted_instead_must_be_about_the_ask(services):
+    # The reply does not say what a ticket costs; the one sentence with an amount is about the portrait's
+    # estimate, not tickets or their cost: quoting it would answer another question.
+    subject, _ = answerer(services, "The Hollin portrait will be sold in New York next month [1].")
+    answer = subject.ask("How much will a ticket to the Hollin auction cost?")
+    assert answer.abstained and answer.resolution == "declined-not-answered"
+    assert answer.citations == []
