@@ -17,7 +17,7 @@ from typing import Literal
 
 from index.keyword_index import content_words, terms
 
-AnswerType = Literal["money", "percent", "duration", "age", "number", "date", "name", "reason", "other"]
+AnswerType = Literal["money", "percent", "duration", "age", "number", "date", "person", "name", "reason", "other"]
 # Kinds that are numbers of some sort: any number is partial evidence for them.
 NUMERIC: frozenset[str] = frozenset({"money", "percent", "duration", "age", "number"})
 
@@ -50,6 +50,24 @@ _QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'
 # Capitalised words that name nothing in particular.
 _NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his her its their this that these those "
                        "but and or if in on at of for to by with as bbc".split())
+_TITLES = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
+# Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][\w'’.-]*\w")
+_NAME_RUN = re.compile(rf"{_CAPITALISED_WORD.pattern}(?:\s+{_CAPITALISED_WORD.pattern})+")
+# Nouns for people. A question that asks for one (after who, which or "the names of": "Who is James McIlroy's
+# manager?", "the names of the three judges") wants a person's name, not a place or a firm; followed by a name,
+# the noun only describes someone the question already names ("Santander chairman Emilio Botin"). Nouns that can
+# be a team or a firm (winner, owner) are not here.
+_PERSON_NOUNS = ("judge|spokes(?:man|woman|person)|manager|coach|mother|father|wife|husband|widow|son|daughter|"
+                 "brother|sister|chairman|chairwoman|chief executive|director|president|minister|secretary|boss|"
+                 "founder|author|writer|singer|actor|actress|presenter|player|captain|striker|goalkeeper|referee|"
+                 "editor|producer|lawyer|prosecutor|governor|mayor|chancellor|ambassador|candidate|successor|"
+                 "victim|inventor|designer|architect|composer|comedian|musician|guitarist|drummer|teacher|doctor|"
+                 "scientist|professor|economist|analyst|leader")
+_PERSON_ASK = re.compile(rf"(?i:\bwho|\bwhom)\b.*\b(?:{_PERSON_NOUNS})s?\b(?!\s+[A-Z])|"
+                         rf"(?i:\bwhich|\bwhat|\bnames? of)\s+"  # up to three words before the noun, none a verb
+                         rf"(?:(?!(?i:do|does|did|is|was|are|were|will|would|has|have|had|can|could)\b)\S+\s+){{0,3}}?"
+                         rf"(?:{_PERSON_NOUNS})s?\b(?!\s+[A-Z])")
 
 # A question about what happened, not what is planned or expected.
 _OUTCOME = re.compile(r"\b(?:did|finally|eventually|in the end|ended up|actually)\b", re.IGNORECASE)
@@ -87,7 +105,7 @@ def answer_type(question: str) -> AnswerType:
     lowered = " ".join(question.lower().split())
     for kind, pattern in _QUESTION_KINDS:
         if pattern.search(lowered):
-            return kind
+            return "person" if kind == "name" and _PERSON_ASK.search(" ".join(question.split())) else kind
     return "other"
 
 
@@ -140,6 +158,12 @@ class Ask:
         return bool(self.items(text))
 
     def _in_question(self, item: str) -> bool:
+        """Is the item one the question says? For a person: is the name's first word (after a title) one the
+        question names: "Mr Botin" and "Santander Central Hispano" are the question's "Santander chairman Emilio
+        Botin", "Jane Scott" is not "Nicholas Scott"."""
+        if self.kind == "person":
+            named = {_normal(w) for w in _CAPITALISED_WORD.findall(self.question)} - _TITLES
+            return _normal(next((w for w in item.split() if w.lower() not in _TITLES), item)) in named
         return re.search(rf"(?<!\w){re.escape(_normal(item))}(?!\w)", _normal(self.question)) is not None
 
 
@@ -165,6 +189,11 @@ def _items(kind: AnswerType, text: str) -> list[str]:
         return [m.group() for m in _DATE.finditer(text)]
     if kind == "reason":
         return [m.group() for m in _REASON.finditer(text)]
+    if kind == "person":
+        runs = [m.group().split() for m in _NAME_RUN.finditer(text)]
+        named = [run[next((i for i, w in enumerate(run) if w.lower() not in _NOT_NAMES - _TITLES), len(run)):]
+                 for run in runs]  # "The", "But" opening a sentence are not part of a name
+        return [" ".join(run) for run in named if len(run) >= 2]
     if kind == "name":
         names = [m.group() for m in _CAPITALISED.finditer(text)
                  if m.group().lower() not in _NOT_NAMES and not _DATE.fullmatch(m.group())]

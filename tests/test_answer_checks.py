@@ -41,6 +41,15 @@ RUNNER = (
     "Organisers called her the biggest name ever to enter the race.\n"
 )
 
+# The judges are never named: only the chairman on trial, his bank and the town.
+TRIAL = (
+    "Trial of Ferrol Bank chairman begins\n\n"
+    "The trial of Tomas Vidal, the chairman of Ferrol Bank Group, has started in Vigo. "
+    "However, the trial was suspended when Mr Vidal's lawyer brought new documents to the court. "
+    "A three-judge panel gave the lawyers until Monday to study them. "
+    "Mr Vidal told reporters that he had full faith in justice.\n"
+)
+
 
 class ScriptedChat:
     """Replies with the texts written in the test, one per call (the last one again after that), word by word;
@@ -62,7 +71,8 @@ class ScriptedChat:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, embedder):
-    texts = {"kestrel.txt": STORY, "orlan.txt": FIRE, "auction.txt": AUCTION, "runner.txt": RUNNER}
+    texts = {"kestrel.txt": STORY, "orlan.txt": FIRE, "auction.txt": AUCTION, "runner.txt": RUNNER,
+             "trial.txt": TRIAL}
     return indexed_texts(tmp_path_factory.mktemp("checks"), embedder, texts)
 
 
@@ -169,3 +179,12 @@ def test_what_is_quoted_instead_must_be_about_the_ask(services):
     answer = subject.ask("How much will a ticket to the Hollin auction cost?")
     assert answer.abstained and answer.resolution == "declined-not-answered"
     assert answer.citations == []
+
+
+def test_a_question_asking_for_people_is_not_answered_by_a_place_or_a_firm(services):
+    # The reply does not name the judges; the opening sentence names a town and the bank the question names,
+    # which are not judges: quoting it instead would answer nothing.
+    subject, _ = answerer(services, "A three-judge panel is hearing the trial of Tomas Vidal [1].")
+    answer = subject.ask("What are the names of the three judges hearing the trial of Ferrol Bank chairman Tomas Vidal?")
+    assert answer.abstained and answer.citations == []
+

@@ -20,6 +20,10 @@ from assistant.answer_types import Ask, anchors, answer_type, says, stems
     ("Who designed the new terminal?", "name"),
     ("Where will the summit be held?", "name"),
     ("Which club did the striker join?", "name"),
+    ("Who is the sprinter's coach?", "person"),
+    ("What are the names of the three judges hearing the case?", "person"),
+    ("Which of its shops did the chief executive say would close?", "name"),  # asks for a shop
+    ("Who did chairman Piet Olsen blame?", "name"),  # "chairman" describes the named man, it is not asked for
     ("Why did the mill close?", "reason"),
     ("What does the committee want changed?", "other"),
 ])
@@ -45,6 +49,18 @@ def test_names_and_quoted_phrases_are_what_a_which_question_wants():
     assert ask.items("He spent most of his career at consumer goods giant Unilever.") == ["Unilever"]
     assert ask.items("Mr Ferguson joined in 2003.") == []  # only the question's own name
     assert Ask.of("How was the payment labelled?").answered_by('It was labelled as "consulting fees".')
+
+
+def test_a_question_asking_for_a_person_wants_a_person_s_name():
+    ask = Ask.of("What are the names of the judges hearing the trial of Ferrol Bank chairman Tomas Vidal?")
+    # a place, and the bank the question names, are not judges; nor is the question's own man under his title
+    assert ask.items("The trial of Tomas Vidal, the chairman of Ferrol Bank Group, has started in Vigo.") == []
+    assert ask.items("Mr Vidal said he had faith in the court.") == []
+    assert ask.items("The Vidal case is heard by Ana Ruiz and Judge Luis Mora.") == ["Ana Ruiz", "Judge Luis Mora"]
+    assert Ask.of("Who is the sprinter's coach?").items("Her coach is Jon Tesfaye.") == ["Jon Tesfaye"]
+    # a name sharing the question's surname is somebody else; "Judge" is a title here, not the question's word
+    assert Ask.of("Who is Piet Olsen's wife?").items("He married Anna Olsen in 1990.") == ["Anna Olsen"]
+    assert Ask.of("Who is the judge in the Olsen case?").items("Judge Ana Ruiz will hear it.") == ["Judge Ana Ruiz"]
 
 
 def test_a_forecast_figure_does_not_say_what_happened():
