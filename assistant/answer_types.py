@@ -63,7 +63,10 @@ _PERSON_NOUNS = ("judge|spokes(?:man|woman|person)|manager|coach|mother|father|w
                  "founder|author|writer|singer|actor|actress|presenter|player|captain|striker|goalkeeper|referee|"
                  "editor|producer|lawyer|prosecutor|governor|mayor|chancellor|ambassador|candidate|successor|"
                  "victim|inventor|designer|architect|composer|comedian|musician|guitarist|drummer|teacher|doctor|"
-                 "scientist|professor|economist|analyst|leader")
+                 "scientist|professor|economist|analyst|leader|rapper|star|artist|chef|boxer|golfer|jockey|"
+                 "cyclist|athlete|sprinter|runner|swimmer|driver|rider|midfielder|defender|winger|keeper|skipper")
+# One name after a noun for people: how a story names someone known by one name ("striker Adriano").
+_ROLE_AND_NAME = re.compile(rf"(?i:\b(?:{_PERSON_NOUNS})s?)\s+({_CAPITALISED_WORD.pattern})\b(?!\s+[A-Z])")
 _PERSON_ASK = re.compile(rf"(?i:\bwho|\bwhom)\b.*\b(?:{_PERSON_NOUNS})s?\b(?!\s+[A-Z])|"
                          rf"(?i:\bwhich|\bwhat|\bnames? of)\s+"  # up to three words before the noun, none a verb
                          rf"(?:(?!(?i:do|does|did|is|was|are|were|will|would|has|have|had|can|could)\b)\S+\s+){{0,3}}?"
@@ -193,7 +196,7 @@ def _items(kind: AnswerType, text: str) -> list[str]:
         runs = [m.group().split() for m in _NAME_RUN.finditer(text)]
         named = [run[next((i for i, w in enumerate(run) if w.lower() not in _NOT_NAMES - _TITLES), len(run)):]
                  for run in runs]  # "The", "But" opening a sentence are not part of a name
-        return [" ".join(run) for run in named if len(run) >= 2]
+        return [" ".join(run) for run in named if len(run) >= 2] + _ROLE_AND_NAME.findall(text)
     if kind == "name":
         names = [m.group() for m in _CAPITALISED.finditer(text)
                  if m.group().lower() not in _NOT_NAMES and not _DATE.fullmatch(m.group())]

@@ -61,6 +61,8 @@ def test_a_question_asking_for_a_person_wants_a_person_s_name():
     # a name sharing the question's surname is somebody else; "Judge" is a title here, not the question's word
     assert Ask.of("Who is Piet Olsen's wife?").items("He married Anna Olsen in 1990.") == ["Anna Olsen"]
     assert Ask.of("Who is the judge in the Olsen case?").items("Judge Ana Ruiz will hear it.") == ["Judge Ana Ruiz"]
+    # someone known by one name is introduced by what they do
+    assert Ask.of("Which striker scored the winner?").items("Brazil striker Adriano scored in Milan.") == ["Adriano"]
 
 
 def test_a_forecast_figure_does_not_say_what_happened():
