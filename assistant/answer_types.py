@@ -43,8 +43,9 @@ _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d\d)s?\b|\b(?:{_MONTH_OR_DAY})\b|\b(?:yes
 _REASON = re.compile(r"\b(?:because|due to|thanks to|owing to|as a result|after|following|since|so that|in order to|"
                      r"caused|causing|blamed|forced|forcing|led to|fears?|feared|concerns?|reasons?|would make)\b",
                      re.IGNORECASE)
+_CAPITAL = "[A-ZÀ-ÖØ-Þ]"  # "Ögedei" and "Émile" are names too
 # A capitalised word that is not the first of its sentence, or a phrase in quotation marks.
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\"“‘'])\b[A-Z][\w'’&.-]*\w|\b[A-Z]{2,}\b")
+_CAPITALISED = re.compile(rf"(?<![.!?:]\s)(?<!^)(?<![\"“‘'])\b{_CAPITAL}[\w'’&.-]*\w|\b{_CAPITAL}{{2,}}\b")
 # Straight or curly quotation marks, double or single, but not an apostrophe inside a word ("Liberia's").
 _QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'\"]{2,60})[’'](?!\w)")
 # Capitalised words that name nothing in particular.
@@ -52,7 +53,7 @@ _NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his he
                        "but and or if in on at of for to by with as bbc".split())
 _TITLES = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
 # Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
-_CAPITALISED_WORD = re.compile(r"\b[A-Z][\w'’.-]*\w")
+_CAPITALISED_WORD = re.compile(rf"\b{_CAPITAL}[\w'’.-]*\w")
 _NAME_RUN = re.compile(rf"{_CAPITALISED_WORD.pattern}(?:\s+{_CAPITALISED_WORD.pattern})+")
 # Nouns for people. A question that asks for one (after who, which or "the names of": "Who is James McIlroy's
 # manager?", "the names of the three judges") wants a person's name, not a place or a firm; followed by a name,
@@ -66,11 +67,11 @@ _PERSON_NOUNS = ("judge|spokes(?:man|woman|person)|manager|coach|mother|father|w
                  "scientist|professor|economist|analyst|leader|rapper|star|artist|chef|boxer|golfer|jockey|"
                  "cyclist|athlete|sprinter|runner|swimmer|driver|rider|midfielder|defender|winger|keeper|skipper")
 # One name after a noun for people: how a story names someone known by one name ("striker Adriano").
-_ROLE_AND_NAME = re.compile(rf"(?i:\b(?:{_PERSON_NOUNS})s?)\s+({_CAPITALISED_WORD.pattern})\b(?!\s+[A-Z])")
-_PERSON_ASK = re.compile(rf"(?i:\bwho|\bwhom)\b.*\b(?:{_PERSON_NOUNS})s?\b(?!\s+[A-Z])|"
+_ROLE_AND_NAME = re.compile(rf"(?i:\b(?:{_PERSON_NOUNS})s?)\s+({_CAPITALISED_WORD.pattern})\b(?!\s+{_CAPITAL})")
+_PERSON_ASK = re.compile(rf"(?i:\bwho|\bwhom)\b.*\b(?:{_PERSON_NOUNS})s?\b(?!\s+{_CAPITAL})|"
                          rf"(?i:\bwhich|\bwhat|\bnames? of)\s+"  # up to three words before the noun, none a verb
                          rf"(?:(?!(?i:do|does|did|is|was|are|were|will|would|has|have|had|can|could)\b)\S+\s+){{0,3}}?"
-                         rf"(?:{_PERSON_NOUNS})s?\b(?!\s+[A-Z])")
+                         rf"(?:{_PERSON_NOUNS})s?\b(?!\s+{_CAPITAL})")
 
 # A question about what happened, not what is planned or expected.
 _OUTCOME = re.compile(r"\b(?:did|finally|eventually|in the end|ended up|actually)\b", re.IGNORECASE)

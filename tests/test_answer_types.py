@@ -63,6 +63,7 @@ def test_a_question_asking_for_a_person_wants_a_person_s_name():
     assert Ask.of("Who is the judge in the Olsen case?").items("Judge Ana Ruiz will hear it.") == ["Judge Ana Ruiz"]
     # someone known by one name is introduced by what they do
     assert Ask.of("Which striker scored the winner?").items("Brazil striker Adriano scored in Milan.") == ["Adriano"]
+    assert Ask.of("Who was Genghis's third son?").items("His third son, Ögedei Khan, succeeded him.") == ["Ögedei Khan"]
 
 
 def test_a_forecast_figure_does_not_say_what_happened():
