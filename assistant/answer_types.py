@@ -44,16 +44,18 @@ _REASON = re.compile(r"\b(?:because|due to|thanks to|owing to|as a result|after|
                      r"caused|causing|blamed|forced|forcing|led to|fears?|feared|concerns?|reasons?|would make)\b",
                      re.IGNORECASE)
 _CAPITAL = "[A-ZÀ-ÖØ-Þ]"  # "Ögedei" and "Émile" are names too
-# A capitalised word that is not the first of its sentence, or a phrase in quotation marks.
-_CAPITALISED = re.compile(rf"(?<![.!?:]\s)(?<!^)(?<![\"“‘'])\b{_CAPITAL}[\w'’&.-]*\w|\b{_CAPITAL}{{2,}}\b")
+# A capitalised word that is not the first of its sentence (a word after an initial is not: "J. F. Shrewsbury"),
+# or a word in capitals.
+_CAPITALISED = re.compile(rf"(?:(?<![.!?:]\s)|(?<=\b{_CAPITAL}\.\s))(?<!^)(?<![\"“‘'])\b{_CAPITAL}[\w'’&.-]*\w|"
+                          rf"\b{_CAPITAL}{{2,}}\b")
 # Straight or curly quotation marks, double or single, but not an apostrophe inside a word ("Liberia's").
 _QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'\"]{2,60})[’'](?!\w)")
 # Capitalised words that name nothing in particular.
 _NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his her its their this that these those "
                        "but and or if in on at of for to by with as bbc".split())
 _TITLES = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
-# Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
 _CAPITALISED_WORD = re.compile(rf"\b{_CAPITAL}[\w'’.-]*\w")
+# Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
 _NAME_RUN = re.compile(rf"{_CAPITALISED_WORD.pattern}(?:\s+{_CAPITALISED_WORD.pattern})+")
 # Nouns for people. A question that asks for one (after who, which or "the names of": "Who is James McIlroy's
 # manager?", "the names of the three judges") wants a person's name, not a place or a firm; followed by a name,

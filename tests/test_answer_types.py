@@ -48,6 +48,7 @@ def test_names_and_quoted_phrases_are_what_a_which_question_wants():
     ask = Ask.of("Which firm did Iain Ferguson work for before?")
     assert ask.items("He spent most of his career at consumer goods giant Unilever.") == ["Unilever"]
     assert ask.items("Mr Ferguson joined in 2003.") == []  # only the question's own name
+    assert Ask.of("Who challenged the theory first?").items("Biologist J. F. Shrewsbury did, in 1970.") == ["Shrewsbury"]
     assert Ask.of("How was the payment labelled?").answered_by('It was labelled as "consulting fees".')
 
 
