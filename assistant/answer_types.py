@@ -57,10 +57,10 @@ _TITLES = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
 _CAPITALISED_WORD = re.compile(rf"\b{_CAPITAL}[\w'’.-]*\w")
 # Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
 _NAME_RUN = re.compile(rf"{_CAPITALISED_WORD.pattern}(?:\s+{_CAPITALISED_WORD.pattern})+")
-# Nouns for people. A question that asks for one (after who, which or "the names of": "Who is James McIlroy's
-# manager?", "the names of the three judges") wants a person's name, not a place or a firm; followed by a name,
-# the noun only describes someone the question already names ("Santander chairman Emilio Botin"). Nouns that can
-# be a team or a firm (winner, owner) are not here.
+# Nouns for people. A question that asks for one (after "who is", which or "the names of": "Who is James
+# McIlroy's manager?", "the names of the three judges") wants a person's name, not a place or a firm; followed
+# by a name, the noun only describes someone the question already names ("Santander chairman Emilio Botin").
+# Nouns that can be a team or a firm (winner, owner) are not here.
 _PERSON_NOUNS = ("judge|spokes(?:man|woman|person)|manager|coach|mother|father|wife|husband|widow|son|daughter|"
                  "brother|sister|chairman|chairwoman|chief executive|director|president|minister|secretary|boss|"
                  "founder|author|writer|singer|actor|actress|presenter|player|captain|striker|goalkeeper|referee|"
@@ -70,7 +70,8 @@ _PERSON_NOUNS = ("judge|spokes(?:man|woman|person)|manager|coach|mother|father|w
                  "cyclist|athlete|sprinter|runner|swimmer|driver|rider|midfielder|defender|winger|keeper|skipper")
 # One name after a noun for people: how a story names someone known by one name ("striker Adriano").
 _ROLE_AND_NAME = re.compile(rf"(?i:\b(?:{_PERSON_NOUNS})s?)\s+({_CAPITALISED_WORD.pattern})\b(?!\s+{_CAPITAL})")
-_PERSON_ASK = re.compile(rf"(?i:\bwho|\bwhom)\b.*\b(?:{_PERSON_NOUNS})s?\b(?!\s+{_CAPITAL})|"
+_PERSON_ASK = re.compile(rf"(?i:\bwho (?:is|was|are|were|will be|would be|has been|had been|became)\b)"
+                         rf".*\b(?:{_PERSON_NOUNS})s?\b(?!\s+{_CAPITAL})|"  # "Who did the manager blame?": not asked
                          rf"(?i:\bwhich|\bwhat|\bnames? of)\s+"  # up to three words before the noun, none a verb
                          rf"(?:(?!(?i:do|does|did|is|was|are|were|will|would|has|have|had|can|could)\b)\S+\s+){{0,3}}?"
                          rf"(?:{_PERSON_NOUNS})s?\b(?!\s+{_CAPITAL})")

@@ -24,6 +24,7 @@ from assistant.answer_types import Ask, anchors, answer_type, says, stems
     ("What are the names of the three judges hearing the case?", "person"),
     ("Which of its shops did the chief executive say would close?", "name"),  # asks for a shop
     ("Who did chairman Piet Olsen blame?", "name"),  # "chairman" describes the named man, it is not asked for
+    ("Who did the chief executive say would buy the shops?", "name"),  # the buyer may be a firm
     ("Why did the mill close?", "reason"),
     ("What does the committee want changed?", "other"),
 ])
