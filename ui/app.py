@@ -20,7 +20,7 @@ from index.loaders import SUPPORTED_SUFFIXES
 from index.records import IndexReport
 from ui import html_view
 from ui.http_guards import add_http_guards
-from ui.openai_routes import add_openai_routes
+from ui.openai_routes import openai_routes
 
 STYLE = Path(__file__).with_name("style.css")
 # System fonts only: the default theme's web fonts would be a request to an outside host.
@@ -383,8 +383,8 @@ def launch(services: Services, host: str, port: int, auth: tuple[str, str] | Non
     server, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True,
                                 show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
                                 max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
-                                css_paths=[STYLE])
-    add_openai_routes(server, services, api_keys or [], is_loopback(host))
+                                css_paths=[STYLE],
+                                app_kwargs={"routes": openai_routes(services, api_keys or [], is_loopback(host))})
     add_http_guards(server, services.settings, login=auth is not None)
     if block:
         app.block_thread()

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 
 from assistant import openai_api
 from assistant.openai_api import ApiError, ChatRequest
 from assistant.services import Services
 
 
-def add_openai_routes(app: FastAPI, services: Services, keys: list[str], loopback: bool) -> None:
+def openai_routes(services: Services, keys: list[str], loopback: bool) -> list[APIRoute]:
+    """The API's routes, for the web app's server to have from its start: added once it runs, a client that
+    saw the page answer could still get 404 from /v1 for a moment."""
     def refused(error: ApiError) -> JSONResponse:
         return JSONResponse(error.body(), status_code=error.status)
 
@@ -39,8 +42,8 @@ def add_openai_routes(app: FastAPI, services: Services, keys: list[str], loopbac
             return refused(ApiError(400, str(error)))
         return StreamingResponse(_server_sent(openai_api.completion_chunks(events)), media_type="text/event-stream")
 
-    app.add_api_route("/v1/models", list_models, methods=["GET"])
-    app.add_api_route("/v1/chat/completions", chat_completions, methods=["POST"])
+    return [APIRoute("/v1/models", list_models, methods=["GET"]),
+            APIRoute("/v1/chat/completions", chat_completions, methods=["POST"])]
 
 
 def _server_sent(chunks):
