@@ -6,7 +6,6 @@ the test is about plumbing; the default model answers the follow-up test, where 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from assistant.records import AnswerEvent, Message, SourcesEvent, TokenEvent, Wa
 from assistant.services import Services
 from assistant.settings import load_settings
 from index.loaders import extract_text, read_file
-from tests.conftest import indexed_sample
+from tests.conftest import free_port, indexed_sample
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,12 +109,6 @@ def test_follow_up_is_rewritten_by_the_model_before_retrieval(indexed_home, mode
     assert not answer.abstained and "Mara Oyelaran" in answer.answer
     assert answer.citations[0].source == str(corpus / "orchestra.html")
     assert_quotes_are_verbatim(answer)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

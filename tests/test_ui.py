@@ -4,7 +4,6 @@ command, and the assistant modules behind the page (uploads, HTML views, transcr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,17 +20,11 @@ from assistant.services import Services
 from assistant.settings import load_settings
 from assistant.transcript import conversation_markdown, history_messages
 from assistant.uploads import safe_name, save_uploads
-from tests.conftest import build_good_corpus
+from tests.conftest import build_good_corpus, free_port
 from tests.test_cli import ASSISTANT
 
 ORRIN = "Mount Orrin last erupted in 1931, burying the village of Kesh under ash."
 FERRY = "The Saltmere ferry carries 312 passengers on each crossing to the island of Dunholm."
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def launch_on(base: Path, embedder, extra_files: dict[str, str] | None = None, **settings) -> SimpleNamespace:
