@@ -54,6 +54,7 @@ _QUOTED = re.compile(r"[\"“]([^\"“”]{2,60})[\"”]|(?<!\w)[‘']([^‘’'
 _NOT_NAMES = frozenset("i mr mrs ms dr sir the a an he she it they we you his her its their this that these those "
                        "but and or if in on at of for to by with as bbc".split())
 _TITLES = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
+_NOT_PART_OF_A_NAME = _NOT_NAMES - _TITLES  # "The", "But" opening a sentence; "Mr" is part of "Mr Ferguson"
 _CAPITALISED_WORD = re.compile(rf"\b{_CAPITAL}[\w'’.-]*\w")
 # Two or more capitalised words in a row ("Rob Faulkner", "Mr Ferguson"): how a news story names a person.
 _NAME_RUN = re.compile(rf"{_CAPITALISED_WORD.pattern}(?:\s+{_CAPITALISED_WORD.pattern})+")
@@ -198,8 +199,8 @@ def _items(kind: AnswerType, text: str) -> list[str]:
         return [m.group() for m in _REASON.finditer(text)]
     if kind == "person":
         runs = [m.group().split() for m in _NAME_RUN.finditer(text)]
-        named = [run[next((i for i, w in enumerate(run) if w.lower() not in _NOT_NAMES - _TITLES), len(run)):]
-                 for run in runs]  # "The", "But" opening a sentence are not part of a name
+        named = [run[next((i for i, w in enumerate(run) if w.lower() not in _NOT_PART_OF_A_NAME), len(run)):]
+                 for run in runs]
         return [" ".join(run) for run in named if len(run) >= 2] + _ROLE_AND_NAME.findall(text)
     if kind == "name":
         names = [m.group() for m in _CAPITALISED.finditer(text)

@@ -187,4 +187,3 @@ def test_a_question_asking_for_people_is_not_answered_by_a_place_or_a_firm(servi
     subject, _ = answerer(services, "A three-judge panel is hearing the trial of Tomas Vidal [1].")
     answer = subject.ask("What are the names of the three judges hearing the trial of Ferrol Bank chairman Tomas Vidal?")
     assert answer.abstained and answer.citations == []
-
