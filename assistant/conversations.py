@@ -37,10 +37,9 @@ class ConversationNotFound(ValueError):
 
 class ConversationStore:
     def __init__(self, path: Path):
-        self._db, self._lock = open_home_db(path, (
-            "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, user TEXT, title TEXT NOT NULL, "
-            "created TEXT NOT NULL, updated TEXT NOT NULL, turns INTEGER NOT NULL, answers TEXT NOT NULL, "
-            "collection TEXT)"))
+        # Its table: index/migrations/versions/conversations_* (id, user, title, created, updated, turns, answers,
+        # collection, in that order: save() inserts by position).
+        self._db, self._lock = open_home_db(path, "conversations")
 
     def save(self, conversation_id: str | None, answers: list[Answer], user: str | None,
              collection: str | None = None) -> str:

@@ -43,9 +43,7 @@ class ExportReport(BaseModel):
 
 class FeedbackLog:
     def __init__(self, path: Path):
-        self._db, self._lock = open_home_db(path, (
-            "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT, rating TEXT "
-            "NOT NULL, comment TEXT NOT NULL, history TEXT NOT NULL, answer TEXT NOT NULL)"))
+        self._db, self._lock = open_home_db(path, "feedback")  # its table: index/migrations/versions/feedback_*
 
     def record(self, answer: Answer, rating: Rating, comment: str = "", history: list[Message] | None = None,
                user: str | None = None) -> int:

@@ -26,24 +26,6 @@ from index.records import chunk_id, version_of
 # Measured on SciFact (docs/retrieval-benchmark.md).
 K1, B = 1.2, 0.75
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS keyword_chunks (
-    id INTEGER PRIMARY KEY,
-    version_id TEXT NOT NULL,
-    chunk INTEGER NOT NULL,     -- the chunk's number in its version, as in the store's chunk id
-    length INTEGER NOT NULL,    -- terms in the chunk, for BM25's length normalisation
-    UNIQUE (version_id, chunk)
-);
--- Clustered by term: a query reads each of its terms' postings as one range.
-CREATE TABLE IF NOT EXISTS keyword_terms (
-    term TEXT NOT NULL,
-    chunk_id INTEGER NOT NULL,  -- keyword_chunks.id
-    tf INTEGER NOT NULL,
-    PRIMARY KEY (term, chunk_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS keyword_terms_chunk ON keyword_terms (chunk_id);
-"""
-
 _WORD = re.compile(r"\w+")
 # Postings of live versions only: a journalled (half-written or half-deleted) version has no documents row.
 _LIVE_POSTINGS = ("keyword_terms t JOIN keyword_chunks c ON c.id = t.chunk_id "

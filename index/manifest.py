@@ -26,21 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from index import keyword_index
+from index.migrations import migrate
 from index.records import Chunk
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    path TEXT PRIMARY KEY,      -- absolute path: the document's identity
-    source TEXT NOT NULL,       -- the path as the user gave it
-    sha256 TEXT NOT NULL,
-    version_id TEXT NOT NULL UNIQUE,
-    chunks INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, text BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS journal (version_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 @dataclass(frozen=True)
@@ -56,12 +43,14 @@ class DocumentRow:
 class Manifest:
     def __init__(self, db_path: Path):
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        # The tables (keyword postings included) are index/migrations' manifest schema: a database made by an
+        # older release is brought to it here (one made before keyword search gains empty postings, which sync
+        # backfills).
+        migrate(db_path, "manifest")
         # isolation_level=None: we open transactions ourselves, so each step commits exactly once.
         self._db = sqlite3.connect(db_path, isolation_level=None, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        # IF NOT EXISTS: a database made before keyword search gains its tables here (sync backfills them).
-        self._db.executescript(_SCHEMA + keyword_index.SCHEMA)
         self.path = db_path
 
     def documents(self) -> list[DocumentRow]:

@@ -110,7 +110,7 @@ def test_a_home_indexed_before_keyword_search_gets_its_postings(make_services, n
     home = tmp_path / "old-home"
     make_services(home=home).indexer.sync([str(notes)], progress=False)
     with sqlite3.connect(next(home.glob("manifest-*.sqlite"))) as db:  # as a database made before this change
-        db.executescript("DROP TABLE keyword_terms; DROP TABLE keyword_chunks;")
+        db.executescript("DROP TABLE keyword_terms; DROP TABLE keyword_chunks; DROP TABLE alembic_version;")
     services = make_services(home=home)
     assert found(services, "XK-4471") == []
     report = services.indexer.sync([str(notes)], progress=False)
