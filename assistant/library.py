@@ -17,7 +17,8 @@ from pathlib import Path
 
 from assistant.records import Answer, Citation
 from assistant.services import Services
-from assistant.uploads import is_upload, save_uploads
+from assistant.uploads import discard, is_upload, stage_uploads, staged_leftovers
+from index.lock import IndexBusy
 from index.pdf import PageImage, draw_page
 from index.records import PAGE_BREAK, DocumentInfo, IndexReport, page_at
 from index.watch import watch_and_sync
@@ -39,23 +40,40 @@ class Library:
         self.last_change: tuple[datetime, IndexReport] | None = None
         self.last_problem: tuple[datetime, str] | None = None
         self.watch_events = 0  # bumped on each of the above: the page redraws only when it moved
+        self._settle_leftovers()
+
+    def _settle_leftovers(self) -> None:
+        """Start-up sweep of the uploads folder: the staging copies an upload killed mid-way left behind are moved
+        into place when their version went live before the kill, and deleted otherwise."""
+        leftovers = staged_leftovers(self.folder)
+        if leftovers:
+            moved = self.writer.indexer.settle_staged(leftovers)
+            logging.getLogger(__name__).warning(
+                "uploads folder %s: settled %d staging file(s) left by an interrupted upload (%d moved into place)",
+                self.folder, len(leftovers), len(moved))
 
     def documents(self) -> list[DocumentInfo]:
         return self.reader.indexer.documents()
 
     def add(self, files: list[str], progress: bool = True) -> IndexReport:
-        """Copy files into <home>/documents (safe names, size limit) and index them; more files than
-        max_upload_files at once is a ValueError, before anything is copied."""
+        """Stage files in <home>/documents (safe names, size limit), index them, and only then move each over its
+        stored copy (a refused one is deleted, the stored copy untouched); more files than max_upload_files at once
+        is a ValueError, before anything is copied."""
         limit = self.reader.settings.max_upload_files
         if len(files) > limit:
             raise ValueError(f"{len(files)} files in one upload; at most {limit} may be added at once (setting "
                              "max_upload_files): add them in smaller batches")
-        saved, refused = save_uploads(files, self.folder, int(self.reader.settings.max_file_mb * 1e6))
+        staged, refused = stage_uploads(files, self.folder, int(self.reader.settings.max_file_mb * 1e6))
         report = IndexReport()
-        if saved:
+        if staged:
             # All or nothing: a server killed mid-upload leaves none of it live, and the same upload again is whole.
-            report = self.writer.indexer.sync([str(path) for path in saved], wait_seconds=WRITE_WAIT_SECONDS,
-                                              progress=progress, all_or_nothing=True)
+            # Once it holds the writer lock, sync_staged settles every staging copy, failed or not (one it could not
+            # is settled by the next start-up sweep); without the lock, none of them can have gone live.
+            try:
+                report = self.writer.indexer.sync_staged(staged, wait_seconds=WRITE_WAIT_SECONDS, progress=progress)
+            except IndexBusy:
+                discard(staged)
+                raise
         report.skipped = refused + report.skipped
         return report
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterator
 from tqdm import tqdm
 
 from index.chunking import Chunker
-from index.files import FoundFile, discover
+from index.files import NOT_UTF8, FoundFile, discover
 from index.extraction import ExtractionWorker
 from index.loaders import SkipFile, read_file
 from index.lock import IndexBusy, WriterLock
@@ -107,6 +107,50 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
+    def sync_staged(self, files: list[FoundFile], wait_seconds: float = 0.0, progress: bool = True) -> IndexReport:
+        """Index uploads whose bytes wait at `f.staged`, recorded under `f.path` (the stored copy's path, their
+        identity), all or nothing; then, still holding the writer lock, settle each: moved onto `f.path` when the
+        index now holds its bytes there, deleted otherwise. So a rejected upload never replaces the copy at
+        `f.path` and leaves nothing behind, and disk and index agree after the run, failed or not."""
+        started = time.perf_counter()
+        with WriterLock(self.lock_path, wait_seconds):
+            try:
+                report = self._sync([f.path for f in files], False, progress, all_or_nothing=True, found=files)
+            finally:
+                self._settle([(f.staged, f.path) for f in files if f.staged])
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def settle_staged(self, staged: list[tuple[str, str]]) -> list[str]:
+        """Finish what an upload killed before it settled left behind (pairs of staging file, stored copy's path):
+        a staging file whose bytes the index holds live for its path was killed between the commit and the move,
+        so it is moved into place; any other never went live and is deleted. Returns what was moved into place.
+        A run holding the writer lock is alive and its staging files are its own: they are left alone."""
+        if not staged:
+            return []
+        try:
+            with WriterLock(self.lock_path):
+                return self._settle(staged)
+        except IndexBusy:
+            return []
+
+    def _settle(self, staged: list[tuple[str, str]]) -> list[str]:
+        """With the writer lock held: move each staging file onto its path (os.replace: atomic, so a kill leaves
+        either file whole) when the live version at that path has its sha256, else delete it."""
+        live = {row.path: row.sha256 for row in self.manifest.documents()}
+        moved = []
+        for temp, path in staged:
+            try:
+                sha = _sha256_of(temp)
+            except FileNotFoundError:
+                continue
+            if live.get(path) == sha:
+                os.replace(temp, path)
+                moved.append(path)
+            else:
+                os.remove(temp)
+        return moved
+
     def _nothing_changed(self, paths: list[str]) -> IndexReport | None:
         """The report of a run with nothing to do, proved without opening the store or the embedder; None when
         anything may need work (then the full run decides). An empty journal proves no write was left half done,
@@ -118,9 +162,11 @@ class Indexer:
         files, skipped, roots = discover(paths)
         live = {row.path: row for row in self.manifest.documents()}
         found = {f.path for f in files}
-        if skipped or any(_under(path, roots) and path not in found for path in live):
+        # A name that is not UTF-8 is skipped by every run alike; any other skip may need the full run's judgement.
+        if any(miss.reason != NOT_UTF8 for miss in skipped) \
+                or any(_under(path, roots) and path not in found for path in live):
             return None
-        report = IndexReport(embedder=self.embedder.identity)
+        report = IndexReport(embedder=self.embedder.identity, skipped=skipped)
         for f in files:
             row = live.get(f.path)
             try:
@@ -132,7 +178,9 @@ class Indexer:
             report.unchanged.append(f.source)
         return report
 
-    def _sync(self, paths: list[str], rebuild: bool, progress: bool, all_or_nothing: bool = False) -> IndexReport:
+    def _sync(self, paths: list[str], rebuild: bool, progress: bool, all_or_nothing: bool = False,
+              found: list[FoundFile] | None = None) -> IndexReport:
+        # found: the files to index (paths are then their paths), instead of discovering them under paths.
         self.embedder.load()  # now: a bad embedder setting or a server that is down stops the run before any file
         report = IndexReport()
         if rebuild:
@@ -141,7 +189,7 @@ class Indexer:
         report.recovered = self._recover()
         report.reembedded = match_embedder(self.store, self.manifest, self.embedder, progress)
         report.embedder = self.embedder.identity
-        files, skipped, roots = discover(paths)
+        files, skipped, roots = discover(paths) if found is None else (found, [], list(paths))
         live = {row.path: row for row in self.manifest.documents()}
         for miss in skipped:
             # A given path that vanished is a deletion when the index holds documents under it.
@@ -284,7 +332,7 @@ class Indexer:
         with worker:
             for found in files:
                 try:
-                    data = read_file(found.path, self.max_file_bytes)
+                    data = read_file(found.staged or found.path, self.max_file_bytes)
                     sha = hashlib.sha256(data).hexdigest()
                     if found.path in live and live[found.path].sha256 == sha \
                             and live[found.path].source == found.source:
@@ -353,6 +401,14 @@ class Indexer:
         self.manifest.retire(row)
         self.store.delete_versions([row.version_id])
         self.manifest.forget([row.version_id])
+
+
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _under(path: str, roots: list[str]) -> bool:

@@ -19,7 +19,7 @@ from assistant.records import Answer, AnswerSentence, Citation
 from assistant.services import Services
 from assistant.settings import load_settings
 from assistant.transcript import conversation_markdown, history_messages
-from assistant.uploads import safe_name, save_uploads
+from assistant.uploads import safe_name, stage_uploads
 from tests.conftest import build_good_corpus, free_port
 from tests.test_cli import ASSISTANT
 
@@ -212,10 +212,14 @@ def test_save_uploads_never_escapes_and_enforces_limits(tmp_path):
     (src / "big.txt").write_text("x" * 2000)
     (src / "tool.sh").write_text("echo")
     folder = tmp_path / "home" / "documents"
-    saved, refused = save_uploads([src / "ok.txt", src / "big.txt", src / "tool.sh"], folder, max_bytes=1000)
-    assert saved == [folder / "ok.txt"] and (folder / "ok.txt").read_text() == "fine"
+    staged, refused = stage_uploads([src / "ok.txt", src / "big.txt", src / "tool.sh"], folder, max_bytes=1000)
+    # Staged under a hidden name beside the copy it is for; it is moved there once indexed (Library.add).
+    assert [(Path(f.path), f.source) for f in staged] == [(folder / "ok.txt", str(folder / "ok.txt"))]
+    assert Path(staged[0].staged).parent == folder and Path(staged[0].staged).name.startswith(".upload-")
+    assert Path(staged[0].staged).name.endswith("-ok.txt") and Path(staged[0].staged).read_text() == "fine"
     assert {r.path: r.reason.split(" ")[0] for r in refused} == {"big.txt": "over", "tool.sh": "unsupported"}
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["big.txt", "ok.txt", "ok.txt", "tool.sh"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        ["big.txt", "ok.txt", "tool.sh", Path(staged[0].staged).name])
 
 
 def test_exposure_policy():
