@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from typing import Iterator
 
@@ -160,16 +161,32 @@ def docs_command(services: Services, as_json) -> None:
 
 
 @cli.command("remove")
-@click.argument("path", type=click.Path())
+@click.argument("path", type=click.Path(), required=False)
+@click.option("--all", "every", is_flag=True, help="Remove every indexed document (asks to confirm).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm --all.")
 @click.pass_obj
 @_user_errors
-def remove_command(services: Services, path) -> None:
-    """Remove a document (or every document under a folder) from the index."""
-    removed = services.indexer.remove(path)
+def remove_command(services: Services, path, every, yes) -> None:
+    """Remove a document (or every document under a folder) from the index.
+
+    The target is resolved and shown; an empty one, '/', the home folder or the working folder is refused
+    (`--all` removes everything)."""
+    if every == (path is not None):
+        raise click.UsageError("give a document or folder to remove, or --all (not both)")
+    if every:
+        count = len(services.indexer.documents())
+        if not count:
+            raise click.ClickException("no documents indexed; nothing to remove")
+        if not yes:
+            click.confirm(f"remove all {count} indexed documents?", abort=True)
+    else:
+        click.echo(f"removing what is indexed at {os.path.abspath(path)}")
+    removed = services.indexer.remove(None if every else path, by=f"{os.environ.get('USER') or os.getuid()} (terminal)")
     if not removed:
         raise click.ClickException(f"no indexed document matches {path}; `assistant docs` lists them")
     for source in removed:
         click.echo(f"removed {source}")
+    click.echo(f"{len(removed)} document(s) removed")
 
 
 @cli.command("ask")

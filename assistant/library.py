@@ -107,9 +107,11 @@ class Library:
         self.watching = stop
         return stop
 
-    def remove(self, source: str) -> list[str]:
-        """Un-index a document; an uploaded copy is deleted too (a folder's own files are left alone)."""
-        removed = self.writer.indexer.remove(source, wait_seconds=WRITE_WAIT_SECONDS)
+    def remove(self, source: str, by: str = "unknown") -> list[str]:
+        """Un-index a document by its source as listed, or the documents of a folder as their sources begin
+        (index/removal.py refuses a target that would match everything); an uploaded copy is deleted too (a
+        folder's own files are left alone). by: who asked, for the log."""
+        removed = self.writer.indexer.remove(source, wait_seconds=WRITE_WAIT_SECONDS, as_listed=True, by=by)
         for gone in removed:
             if is_upload(gone, self.folder) and os.path.isfile(gone):
                 os.remove(gone)

@@ -9,6 +9,7 @@ folders are removed. See manifest.py for the write protocol that survives SIGKIL
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import queue
 import threading
@@ -26,6 +27,7 @@ from index.files import NOT_UTF8, FoundFile, discover
 from index.extraction import ExtractionWorker
 from index.loaders import SkipFile, read_file
 from index.lock import IndexBusy, WriterLock
+from index.removal import removal_rows
 from index.manifest import DocumentRow, Manifest, now_iso
 from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
 from index.reembed import match_embedder, recorded_embedder
@@ -34,6 +36,8 @@ from index.store import text_key
 if TYPE_CHECKING:
     from index.embedder import Embedder
     from index.store import ChunkStore
+
+log = logging.getLogger(__name__)
 
 
 def version_id(path: str, source: str, sha256: str) -> str:
@@ -213,12 +217,20 @@ class Indexer:
         report.removed = sorted(row.source for row in gone_by_sha.values())
         return report
 
-    def remove(self, path: str, wait_seconds: float = 0.0) -> list[str]:
-        """Remove the document at path, or every document under a folder path; return their sources."""
+    def remove(self, path: str | None, wait_seconds: float = 0.0, as_listed: bool = False,
+               by: str = "unknown") -> list[str]:
+        """Remove the document at path, or every document under a folder path (None: every document); return their
+        sources. A target that would match everything by accident is refused (index/removal.py); as_listed: path
+        is spelled as the sources are listed, not resolved on disk. Each removal is logged with who asked."""
         with WriterLock(self.lock_path, wait_seconds):
-            rows = self.matching(path)
+            rows = self.manifest.documents()
+            if path is not None:
+                rows = removal_rows(rows, path, as_listed)
             for row in rows:
                 self._delete(row)
+        if rows:
+            log.warning("removed %d document(s) (target %s, asked by %s): %s", len(rows),
+                        "every document" if path is None else repr(path), by, ", ".join(r.source for r in rows))
         return [row.source for row in rows]
 
     def recover_interrupted(self) -> list[str]:
