@@ -19,6 +19,7 @@ from assistant.answer_types import Ask, stems
 from assistant.citations import CheckedAnswer, check_answer
 from assistant.conversation import rewrite_question
 from assistant.evidence import Evidence, ask_text, gather_documents, is_instruction, rank_evidence
+from assistant.inputs import InputLimits, checked_question
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
 from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
@@ -90,7 +91,8 @@ class Retriever(Protocol):
 class Answerer:
     def __init__(self, retriever: Retriever, texts: Callable[[str], str | None], sentences: Embedder,
                  chat_model: ChatModel | None, top_k: int, passages: int, passage_words: int, max_quotes: int,
-                 abstain_below: float, max_answer_tokens: int, line: WaitingLine | None = None):
+                 abstain_below: float, max_answer_tokens: int, line: WaitingLine | None = None,
+                 limits: InputLimits = InputLimits(), sign: Callable[[Answer], str] | None = None):
         self.retriever = retriever
         self.texts = texts  # sha256 -> the document's extracted text
         self.sentences = sentences  # ranks sentences and checks claims (Embedder.precise)
@@ -102,6 +104,8 @@ class Answerer:
         self.abstain_below = abstain_below
         self.max_answer_tokens = max_answer_tokens
         self.line = line  # questions wait here for the model (None: no model, or nothing to share it with)
+        self.limits = limits  # what a question and its history may be (assistant/inputs.py)
+        self.sign = sign  # the server's signature on each answer: feedback is taken only on answers it gave
         sentences.load()  # now: the first question's time is its own
         if chat_model is not None and chat_model.reuses_prompt_prefix:
             warm_up(chat_model)
@@ -117,7 +121,15 @@ class Answerer:
                scope: Scope | None = None) -> Iterator[StreamEvent]:
         """Sources, the answer as it is written, then the checked answer. With a scope, only those documents are
         searched, and a decline says the selected documents do not answer. While the model is busy with other
-        questions, this one waits in line and says so (WaitingEvent); closing the stream leaves the line."""
+        questions, this one waits in line and says so (WaitingEvent); closing the stream leaves the line.
+
+        The question is checked now, not when the stream is first read: a refused question (InputError) is an
+        error its caller can still answer as one (a 400, a one-line message)."""
+        question, history = checked_question(question, history, self.limits)
+        return self._in_line(question, history, top_k, scope)
+
+    def _in_line(self, question: str, history: list[Message], top_k: int | None,
+                 scope: Scope | None) -> Iterator[StreamEvent]:
         clock = _Clock()
         with self.line.place() if self.line and self.chat_model else nullcontext() as place:
             timeout = 0.0
@@ -131,6 +143,8 @@ class Answerer:
                     checked = event
                     break  # the checked answer is given after leaving the line: the next question need not wait
                 yield event
+        if self.sign is not None:
+            checked.answer.signature = self.sign(checked.answer)
         yield checked
 
     @staticmethod
@@ -144,9 +158,6 @@ class Answerer:
 
     def _stream(self, question: str, history: list[Message] | None, top_k: int | None,
                 scope: Scope | None, clock: "_Clock") -> Iterator[StreamEvent]:
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
         rewritten = rewrite_question(question, history or [], self.chat_model)
         if history:
             clock.mark("rewrite_s")

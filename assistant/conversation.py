@@ -32,6 +32,8 @@ def load_history(path: str | Path) -> list[Message]:
         return TypeAdapter(list[Message]).validate_python(raw)
     except OSError as exc:
         raise HistoryError(f"cannot read history file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise HistoryError(f"history file {path} is not text (UTF-8): give a JSON file") from None
     except json.JSONDecodeError as exc:
         raise HistoryError(f"history file {path} is not JSON: {exc}") from None
     except ValidationError:

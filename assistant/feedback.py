@@ -21,7 +21,9 @@ from pydantic import BaseModel
 
 from assistant.citations import strip_markers
 from assistant.home_db import open_home_db
+from assistant.inputs import InputError, InputLimits, checked_question, clean_text
 from assistant.records import Answer, Message
+from assistant.signing import AnswerSigner
 
 Rating = Literal["up", "down"]
 
@@ -42,17 +44,30 @@ class ExportReport(BaseModel):
 
 
 class FeedbackLog:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, signer: AnswerSigner | None = None, max_comment_chars: int = 2000,
+                 limits: InputLimits = InputLimits()):
+        """signer: what recognises this server's answers (None: every answer is taken, e.g. for reading)."""
+        self.signer, self.max_comment_chars, self.limits = signer, max_comment_chars, limits
         self._db, self._lock = open_home_db(path, "feedback")  # its table: index/migrations/versions/feedback_*
 
     def record(self, answer: Answer, rating: Rating, comment: str = "", history: list[Message] | None = None,
-               user: str | None = None) -> int:
+               user: str | None = None, given_here: bool = False) -> int:
+        """Keep a rating. given_here: the answer comes from the server's own state (the web chat's), not from a
+        client; otherwise it must carry this server's signature, unchanged (InputError if not)."""
         if rating not in ("up", "down"):
-            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
+            raise InputError(f"rating must be 'up' or 'down', not {rating!r}")
+        if not given_here and self.signer is not None and not self.signer.verify(answer):
+            raise InputError("this is not an answer this server gave, or it was changed: rate an answer exactly as "
+                             "/ask (or `assistant ask --json`) returned it")
+        comment = clean_text(comment).strip()
+        if len(comment) > self.max_comment_chars:
+            raise InputError(f"the comment is {len(comment):,} characters long; at most {self.max_comment_chars:,} "
+                             "are kept (setting max_comment_chars)")
+        _, history = checked_question(answer.question or "?", history, self.limits)
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO feedback (at, user, rating, comment, history, answer) VALUES (?, ?, ?, ?, ?, ?)",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), user, rating, comment.strip(),
+                (datetime.now(timezone.utc).isoformat(timespec="seconds"), user, rating, comment,
                  json.dumps([m.model_dump() for m in history or []]), answer.model_dump_json()))
         return int(cursor.lastrowid)
 

@@ -74,6 +74,8 @@ class Answer(BaseModel):
     resolution: Resolution = Field("quoted", description="how the answer came about: " + "; ".join(
         f"{name}: {meaning}" for name, meaning in RESOLUTIONS.items()))
     timings: dict[str, float] = {}
+    signature: str | None = Field(None, description="the server's signature of this answer (HMAC with a secret "
+                                                    "kept in its home): feedback is taken only on answers it gave")
 
     @property
     def unsupported(self) -> list[str]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from assistant.feedback import FeedbackLog
     from assistant.llm import ChatModel
     from assistant.retrieval import HybridRetriever
+    from assistant.signing import AnswerSigner
     from assistant.waiting_line import WaitingLine
     from index.store import ChunkStore
     from index.sync import Indexer
@@ -147,7 +148,14 @@ class Services:
     def feedback(self) -> FeedbackLog:
         from assistant.feedback import FeedbackLog
 
-        return FeedbackLog(self.settings.home / "feedback.sqlite")
+        return FeedbackLog(self.settings.home / "feedback.sqlite", self.signer, self.settings.max_comment_chars,
+                           self.settings.input_limits())
+
+    @cached_property
+    def signer(self) -> AnswerSigner:
+        from assistant.signing import AnswerSigner
+
+        return AnswerSigner(self.settings.home)
 
     def scope(self, paths: list[str] | None) -> Scope | None:
         """The documents a question is limited to, given as files or folders (as indexed); None: all of them."""
@@ -169,4 +177,5 @@ class Services:
         s = self.settings
         return Answerer(self.retriever, self.document_texts.get, self.embedder.precise, self.chat_model, top_k=s.top_k,
                         passages=s.passages, passage_words=s.passage_words, max_quotes=s.max_quotes,
-                        abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens, line=self.model_line)
+                        abstain_below=s.abstain_below, max_answer_tokens=s.max_answer_tokens, line=self.model_line,
+                        limits=s.input_limits(), sign=self.signer.sign)

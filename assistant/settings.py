@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from assistant.inputs import InputLimits
 
 DEFAULT_CONFIG_FILE = "assistant.toml"
 # Chosen per load (see load_settings); pydantic-settings builds its sources from the class.
@@ -40,6 +43,13 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="larger files are skipped")
     max_upload_files: int = Field(100, ge=1, description="files one upload may hold (web chat and /upload)")
     max_upload_mb: float = Field(500.0, gt=0, description="total size of one upload request, MB")
+    max_question_chars: int = Field(4000, ge=1, description="longest question answered, in characters (every "
+                                                           "door: terminal, web chat, API, /v1)")
+    max_history_messages: int = Field(50, ge=0, description="earlier messages a question's conversation may hold")
+    max_history_chars: int = Field(50_000, ge=0, description="characters a question's earlier messages may hold")
+    max_comment_chars: int = Field(2000, ge=0, description="longest comment on a rated answer")
+    trusted_proxies: list[str] = Field([], description="serve: addresses (or networks, 10.0.0.0/8) of reverse "
+                                       "proxies whose X-Forwarded-For names the client; empty: the peer itself")
     login_attempts: int = Field(5, ge=1, description="serve --auth: wrong passwords from one client address "
                                                      "before it must wait")
     login_lockout_s: float = Field(60.0, gt=0, description="serve --auth: the first wait after too many wrong "
@@ -79,6 +89,19 @@ class Settings(BaseSettings):
                                                      "and declined before any model runs (benchmarks/abstention.py)")
     watch_debounce_ms: int = Field(1000, ge=50, le=10_000, description="--watch: a burst of file changes is "
                                    "gathered for at most this long (ms) before one re-index runs")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return proxies
+
+    def input_limits(self) -> InputLimits:
+        return InputLimits(self.max_question_chars, self.max_history_messages, self.max_history_chars)
 
     def api_key(self) -> str | None:
         if self.llm_api_key is not None:
