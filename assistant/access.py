@@ -26,14 +26,20 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def is_loopback(host: str) -> bool:
     """True when every address the host name resolves to is on this machine only (127.0.0.0/8, ::1)."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return _loopback_address(host)
     except ValueError:
         pass
     try:
         infos = socket.getaddrinfo(host, None)
     except socket.gaierror:
         raise AccessError(f"cannot resolve host {host!r}; give an IP address such as 127.0.0.1") from None
-    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return all(_loopback_address(info[4][0].split("%")[0]) for info in infos)
+
+
+def _loopback_address(text: str) -> bool:
+    address = ipaddress.ip_address(text)
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is 127.0.0.1 reached over IPv6
+    return (mapped or address).is_loopback
 
 
 def check_exposure(host: str, auth: tuple[str, str] | None, insecure: bool) -> None:

@@ -10,6 +10,7 @@ once it is checked: what the model writes first may still be replaced by quotes 
 
 from __future__ import annotations
 
+import base64
 import hmac
 import time
 import uuid
@@ -72,17 +73,38 @@ class ChatRequest(BaseModel):
         return turns[-1].text.strip(), history
 
 
-def check_key(presented: str | None, keys: list[str], loopback: bool) -> None:
-    """Off loopback every request needs one of the configured keys; on loopback only when keys are set."""
-    if not keys:
+def check_key(presented: str | None, keys: list[str], loopback: bool,
+              login: tuple[str, str] | None = None) -> None:
+    """Who may ask: with keys, a request presenting one (`Authorization: Bearer KEY`, the scheme in any case);
+    with a login (serve --auth), a request presenting a key or the login (HTTP Basic), on every address; with
+    neither, loopback only."""
+    scheme, _, credentials = (presented or "").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and any(hmac.compare_digest(credentials.encode(), key.encode()) for key in keys):
+        return
+    if scheme.lower() == "basic" and login is not None and _basic_matches(credentials, login):
+        return
+    if not keys and login is None:
         if loopback:
             return
         raise ApiError(401, "this server listens beyond this machine and has no API key: start it with "
                             "--api-key KEY (or ASSISTANT_API_KEY) and send `Authorization: Bearer KEY`",
                        "authentication_error")
-    token = (presented or "").removeprefix("Bearer ").strip()
-    if not any(hmac.compare_digest(token.encode(), key.encode()) for key in keys):
+    if login is None:
         raise ApiError(401, "missing or wrong API key: send `Authorization: Bearer KEY`", "authentication_error")
+    raise ApiError(401, "missing or wrong credentials: this server has a login; send the web chat's login as HTTP "
+                        "Basic auth, or `Authorization: Bearer KEY` with a key it was started with (--api-key)",
+                   "authentication_error")
+
+
+def _basic_matches(credentials: str, login: tuple[str, str]) -> bool:
+    try:
+        user, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    # Both compared, always: the time taken does not tell which one was wrong.
+    same_user = hmac.compare_digest(user.encode(), login[0].encode())
+    return hmac.compare_digest(password.encode(), login[1].encode()) and same_user
 
 
 def reply_content(answer: Answer) -> str:

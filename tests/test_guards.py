@@ -106,8 +106,8 @@ def test_wrong_passwords_are_refused_for_a_while_then_the_right_one_works(guarde
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert refused.json()["detail"] == "Too many wrong passwords from your address: wait 1 s, then try again."
     assert login(guarded.url, PASSWORD).status_code == 429  # the right one too, while the address waits
-    # Another client (as a reverse proxy on this machine forwards it) is not held up.
-    assert login(guarded.url, PASSWORD, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 200
+    # A client cannot name another address: X-Forwarded-For counts only from trusted_proxies (none here).
+    assert login(guarded.url, PASSWORD, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings[-1] == "wrong password from 127.0.0.1 (5 in a row); its next login is refused for 1 s"
     assert any("login from 127.0.0.1 refused" in r.getMessage() for r in caplog.records)
@@ -116,6 +116,22 @@ def test_wrong_passwords_are_refused_for_a_while_then_the_right_one_works(guarde
     signed_in = client(guarded.url, auth=(USER, PASSWORD))  # gradio_client's own login, after the wait
     assert signed_in.predict(api_name="/documents") == []
     assert login(guarded.url, "wrong").status_code == 400  # a right password cleared the count
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(tmp_path, embedder):
+    from ui.app import launch
+
+    services = Services(load_settings(home=str(tmp_path / "home"), login_lockout_s=60, login_attempts=2,
+                                      trusted_proxies=["127.0.0.1"]))
+    services.embedder = embedder
+    app, url = launch(services, "127.0.0.1", free_port(), (USER, PASSWORD), block=False)
+    try:
+        held = {"X-Forwarded-For": "203.0.113.7"}
+        assert [login(url, "wrong", **held).status_code for _ in range(3)] == [400, 400, 429]
+        assert login(url, PASSWORD, **{"X-Forwarded-For": "198.51.100.2"}).status_code == 200  # another client
+        assert login(url, PASSWORD, **held).status_code == 429
+    finally:
+        app.close()
 
 
 def test_an_upload_of_too_many_files_is_refused_with_the_setting_named(guarded, tmp_path):

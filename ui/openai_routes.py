@@ -8,42 +8,54 @@ import json
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from assistant import openai_api
 from assistant.openai_api import ApiError, ChatRequest
 from assistant.services import Services
 
 
-def openai_routes(services: Services, keys: list[str], loopback: bool) -> list[APIRoute]:
+def openai_routes(services: Services, keys: list[str], loopback: bool,
+                  login: tuple[str, str] | None = None) -> list[APIRoute]:
     """The API's routes, for the web app's server to have from its start: added once it runs, a client that
-    saw the page answer could still get 404 from /v1 for a moment."""
+    saw the page answer could still get 404 from /v1 for a moment. login: the web chat's (serve --auth), which
+    /v1 then also requires (or a key) on every address."""
     def refused(error: ApiError) -> JSONResponse:
         return JSONResponse(error.body(), status_code=error.status)
 
-    # Plain (not async) handlers: FastAPI runs them in its thread pool, so a long answer blocks no other request.
     def list_models(request: Request):
         try:
-            openai_api.check_key(request.headers.get("authorization"), keys, loopback)
+            openai_api.check_key(request.headers.get("authorization"), keys, loopback, login)
         except ApiError as error:
             return refused(error)
         return openai_api.models()
 
-    def chat_completions(request: Request, body: dict):
+    # The body is read here, not by FastAPI: a request that is not JSON is an OpenAI-style 400 saying so, not
+    # FastAPI's 422. The answer runs in the thread pool, so a long one blocks no other request.
+    async def chat_completions(request: Request):
         try:
-            openai_api.check_key(request.headers.get("authorization"), keys, loopback)
-            chat = ChatRequest.parse(body)
+            openai_api.check_key(request.headers.get("authorization"), keys, loopback, login)
+            chat = ChatRequest.parse(_json(await request.body()))
             question, history = chat.question_and_history()
             if not chat.stream:
-                return openai_api.completion(services.answerer.ask(question, history))
-            events = services.answerer.stream(question, history)
+                return openai_api.completion(await run_in_threadpool(services.answerer.ask, question, history))
+            events = await run_in_threadpool(services.answerer.stream, question, history)
         except ApiError as error:
             return refused(error)
-        except ValueError as error:  # e.g. the index cannot be searched with this embedder
+        except ValueError as error:  # a refused question (too long...), or an index this embedder cannot search
             return refused(ApiError(400, str(error)))
         return StreamingResponse(_server_sent(openai_api.completion_chunks(events)), media_type="text/event-stream")
 
     return [APIRoute("/v1/models", list_models, methods=["GET"]),
             APIRoute("/v1/chat/completions", chat_completions, methods=["POST"])]
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"the request body is not JSON ({exc}); send a chat completions request as JSON "
+                            "with Content-Type: application/json") from None
 
 
 def _server_sent(chunks):
