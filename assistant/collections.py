@@ -25,6 +25,10 @@ def check_name(name: str) -> str:
     return name
 
 
+class UnknownCollection(ValueError):
+    pass
+
+
 class Collection:
     """One collection as the web chat uses it: its services, its documents, its answerers."""
 
@@ -40,9 +44,13 @@ class Collections:
         self._open = {self.default: Collection(services, None)}
         self._lock = threading.Lock()
 
-    def get(self, name: str | None) -> Collection:
-        """The named collection (the default for None or ""), created empty on first use."""
+    def get(self, name: str | None, create: bool = False) -> Collection:
+        """The named collection (the default for None or ""). A read never makes one: an unknown name is an
+        UnknownCollection naming the known ones; create=True (an upload) makes it, empty."""
         name = check_name(name) if name else self.default
+        if not create and name not in self._open and name not in self.names():
+            raise UnknownCollection(f"there is no collection {name!r} (there are: {', '.join(self.names())}); "
+                                    "adding documents to a new name starts it")
         with self._lock:
             if name not in self._open:
                 base = self._open[self.default]

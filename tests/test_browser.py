@@ -187,7 +187,7 @@ def test_a_conversation_survives_a_reload_and_continues(page):
         "The summit stands 3,120 metres above sea level.")
 
 
-def test_a_new_collection_holds_only_what_is_uploaded_to_it(page, tmp_path):
+def test_a_new_collection_holds_only_what_is_uploaded_to_it(page, site, tmp_path):
     upload = tmp_path / "beacons.txt"
     upload.write_text("The Orsk beacon flashes green every nine seconds from the harbour wall.\n")
     picker = page.get_by_label("Collection")
@@ -195,6 +195,9 @@ def test_a_new_collection_holds_only_what_is_uploaded_to_it(page, tmp_path):
     picker.press("Enter")
     page.locator("button[role=tab]", has_text="Documents").click()
     expect(page.locator("#documents-table")).not_to_contain_text("volcano.md")  # the new collection is empty
+    # Typing a name shows it empty; it exists once something is added to it.
+    assert "beacons" not in site.services.store.collection_names()
+    assert not (site.home / "collections" / "beacons").exists()
     upload_through_the_page(page, upload, "collections/beacons/documents/beacons.txt")
     ask(page, "How often does the Orsk beacon flash?")
     expect(page.locator("#conversation .turn").last.locator(".source").first).to_contain_text("beacons.txt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.collections import Collections, check_name
+from assistant.collections import Collections, UnknownCollection, check_name
 
 
 def test_collections_are_listed_default_first_and_keep_their_own_documents(make_services, good_corpus, tmp_path):
@@ -12,7 +12,10 @@ def test_collections_are_listed_default_first_and_keep_their_own_documents(make_
     services.indexer.sync([str(good_corpus)], progress=False)
     collections = Collections(services)
     assert collections.names() == ["documents"]
-    notes = collections.get("team-notes")
+    with pytest.raises(UnknownCollection, match="there is no collection 'team-notes' \\(there are: documents\\)"):
+        collections.get("team-notes")  # a read never makes one
+    assert not (services.settings.home / "collections").exists()
+    notes = collections.get("team-notes", create=True)  # as an upload does
     assert collections.get("team-notes") is notes and collections.get(None) is collections.get("documents")
     assert notes.services.embedder is services.embedder  # one model in memory for every collection
     (tmp_path / "memo.txt").write_text("The Orsk beacon flashes green every nine seconds.\n")

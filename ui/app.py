@@ -3,6 +3,7 @@ and every piece of HTML comes from ui/html_view.py, which escapes all text it sh
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
 from assistant.access import is_loopback
-from assistant.collections import Collection, Collections
+from assistant.collections import Collection, Collections, UnknownCollection
 from assistant.conversations import ConversationNotFound
 from assistant.library import PageUnavailable
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
@@ -19,6 +20,7 @@ from assistant.transcript import conversation_markdown, history_messages
 from index.loaders import SUPPORTED_SUFFIXES
 from index.records import IndexReport
 from ui import html_view
+from ui.api_args import checked, files_input, refused
 from ui.http_guards import add_http_guards
 from ui.openai_routes import openai_routes
 
@@ -72,11 +74,12 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         path.write_text(conversation_markdown(answers), encoding="utf-8")
         return path
 
-    def collection_of(name: str | None) -> Collection:
+    def collection_of(name: str | None, create: bool = False) -> Collection:
+        """The collection a call names; only an upload (create=True) may start one."""
         try:
-            return collections.get(name)
+            return collections.get(name, create)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
 
     # ----- chat ---------------------------------------------------------------------------------------
 
@@ -87,12 +90,12 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         answer is saved as soon as it is checked."""
         question = question.strip()
         if not question:
-            raise gr.Error("Type a question first.")
+            raise refused("Type a question first.")
         opened = collection_of(collection)
         try:
             scope = opened.services.scope(only)
         except ValueError as exc:  # a picked document removed meanwhile
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
         sources, written, waiting = [], "", None
         unchanged = (gr.skip(), gr.skip(), gr.skip())  # the download, the conversation's id, the saved list
@@ -120,7 +123,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                        gr.skip(), *unchanged, gr.skip())
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
             yield earlier or EMPTY_CHAT, answers, question, *unchanged, ""
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
 
     def cancelled(answers: list[Answer], show_scores: bool, collection: str | None, asked: str):
         """After Cancel: the conversation without the unanswered question, which goes back in the box."""
@@ -136,11 +139,11 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
 
     def open_saved(chosen: str | None, show_scores: bool, request: gr.Request):
         if not chosen:
-            raise gr.Error("Pick a saved conversation first.")
+            raise refused("Pick a saved conversation first.")
         try:
             saved = services.conversations.get(chosen, request.username)
         except ConversationNotFound as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
         opened = collection_of(saved.collection)
         answers = opened.library.relocated(saved.answers)  # each citation says whether its quote is still there
         return (html_view.conversation_html(answers, show_scores, opened.library.cited_text) or EMPTY_CHAT, answers,
@@ -151,22 +154,25 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         try:
             services.conversations.rename(chosen or "", request.username, name)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
         return saved_list(request, chosen), ""
 
     def delete_saved(chosen: str | None, current: str | None, request: gr.Request):
         try:
             services.conversations.delete(chosen or "", request.username)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
         return saved_list(request), None if current == chosen else current
 
     def conversation_clicked(answers: list[Answer], collection: str | None, event: gr.EventData,
                              request: gr.Request):
         turn = int(event._data["turn"])
         if "rating" in event._data:
-            services.feedback.record(answers[turn], event._data["rating"], str(event._data.get("comment") or ""),
-                                     history_messages(answers[:turn]), user=request.username)
+            try:  # the answer is the server's own (the chat's state), not a client's
+                services.feedback.record(answers[turn], event._data["rating"], str(event._data.get("comment") or ""),
+                                         history_messages(answers[:turn]), user=request.username, given_here=True)
+            except ValueError as exc:  # e.g. a comment over max_comment_chars
+                raise refused(str(exc)) from None
             gr.Info("Thank you: the rating is saved (`assistant feedback --export` turns ratings into a test set).")
             return gr.skip()
         n = int(event._data["n"])
@@ -180,11 +186,14 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         return html_view.document_html(citation, library.cited_text(citation))
 
     def rerender(answers: list[Answer], show_scores: bool, collection: str | None) -> str:
+        if not answers:  # e.g. a new collection's name typed: nothing to look up in it
+            return EMPTY_CHAT
         return html_view.conversation_html(answers, show_scores, collection_of(collection).library.cited_text) \
             or EMPTY_CHAT
 
     # ----- API (gradio_client) and documents ---------------------------------------------------------
 
+    @checked
     def ask(question: str, history: list[dict] | None = None, sources: list[str] | None = None,
             collection: str | None = None) -> dict:
         """Answer a question from the indexed documents; returns the same object as `assistant ask --json`.
@@ -194,51 +203,61 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         try:
             messages = _HISTORY.validate_python(history or [])
         except ValidationError:
-            raise gr.Error('history must be a list of {"role": "user"|"assistant", "content": "..."} objects')
+            raise refused('history must be a list of {"role": "user"|"assistant", "content": "..."} objects')
         opened = collection_of(collection)
-        try:
-            scope = opened.services.scope(sources)
-        except ValueError as exc:
-            raise gr.Error(str(exc))
-        return opened.services.answerer.ask(question, messages, scope=scope).model_dump()
+        return opened.services.answerer.ask(question, messages, scope=opened.services.scope(sources)).model_dump()
 
-    def feedback(answer: dict, rating: str, comment: str = "", history: list[dict] | None = None) -> int:
-        """Rate an answer (the object /ask returned): rating "up" or "down", an optional comment, and the turns
-        before its question. Returns the rating's number; `assistant feedback --export` writes them out."""
+    @checked
+    def feedback(answer: dict, rating: str, comment: str = "", history: list[dict] | None = None,
+                 request: gr.Request = None) -> int:
+        """Rate an answer (the object /ask returned, unchanged: it carries this server's signature): rating "up"
+        or "down", an optional comment, and the turns before its question. Returns the rating's number;
+        `assistant feedback --export` writes them out."""
         try:
-            return services.feedback.record(Answer.model_validate(answer), rating, comment,
-                                            _HISTORY.validate_python(history or []))
-        except (ValidationError, ValueError) as exc:
-            raise gr.Error(f"not a rating of an answer: {exc}") from None
+            rated, turns = Answer.model_validate(answer), _HISTORY.validate_python(history or [])
+        except ValidationError as exc:
+            raise refused(f"not a rating of an answer: {exc.errors()[0]['msg']}") from None
+        return services.feedback.record(rated, rating, comment, turns, user=request.username if request else None)
 
+    @checked
     def documents(collection: str | None = None) -> list[dict]:
         """The indexed documents, as `assistant docs --json` lists them (of a collection; empty: the default)."""
         return [doc.model_dump() for doc in collection_of(collection).library.documents()]
 
-    def remove(source: str, collection: str | None = None) -> list[str]:
-        """Remove a document (by its source as /documents lists it); returns the sources removed."""
-        removed = collection_of(collection).library.remove(source)
+    @checked
+    def remove(source: str | None, collection: str | None = None, request: gr.Request = None) -> list[str]:
+        """Remove a document by its source as /documents lists it, or every document under a folder written as
+        their sources begin (e.g. "reports/2024"); returns the sources removed. Nothing matches by accident: an
+        empty target, "/", "." or a folder above the server's working folder is refused."""
+        if source is None:
+            raise refused("Choose the document to remove first.")
+        removed = collection_of(collection).library.remove(source, by=_who(request))
         if not removed:
-            raise gr.Error(f"no indexed document matches {source}; /documents lists them")
+            raise refused(f"no indexed document matches {source!r}; /documents lists them")
         return removed
 
+    @checked
     def upload(files: list[str] | None, collection: str | None = None,
                progress=gr.Progress(track_tqdm=True)) -> dict:
         if not files:
-            raise gr.Error("Choose one or more files to add first.")
-        try:
-            return collection_of(collection).library.add(files).model_dump()
-        except ValueError as exc:  # e.g. more files than max_upload_files: the message says what to do
-            raise gr.Error(str(exc)) from None
+            raise refused("Choose one or more files to add first.")
+        # ValueError (e.g. more files than max_upload_files) becomes the one-line error: it says what to do.
+        return collection_of(collection, create=True).library.add(files).model_dump()
 
+    @checked
     def reindex(collection: str | None = None, progress=gr.Progress(track_tqdm=True)) -> dict:
         if collection_of(collection) is not collection_of(None):
-            raise gr.Error(f"The configured folders ({', '.join(settings.sources)}) belong to the collection "
+            raise refused(f"The configured folders ({', '.join(settings.sources)}) belong to the collection "
                            f"{collections.default}; the other collections hold what is uploaded to them.")
         return library.reindex().model_dump()
 
     def documents_view(collection: str | None):
-        docs = collection_of(collection).library.documents()
+        try:
+            docs = collections.get(collection).library.documents()
+        except UnknownCollection:  # a new name typed: empty until something is added to it
+            docs = []
+        except ValueError as exc:  # a name that cannot be one
+            raise refused(str(exc)) from None
         sources = [doc.source for doc in docs]
         return ([[doc.source, doc.chunks, doc.indexed_at] for doc in docs], gr.Dropdown(choices=sources, value=None),
                 gr.Dropdown(choices=sources))  # the chat's scope keeps what is picked
@@ -308,7 +327,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                                            info="empty: search all of them", elem_id="scope")
         with gr.Tab("Documents") as documents_tab:
             # No file_types filter: gradio would refuse a whole batch for one odd file; the report names it.
-            files = gr.File(file_count="multiple", label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
+            files = files_input(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
                             elem_id="upload-files")
             with gr.Row():
                 add_button = gr.Button("Add and index", variant="primary", elem_id="add-documents")
@@ -380,12 +399,24 @@ def launch(services: Services, host: str, port: int, auth: tuple[str, str] | Non
     background (tests). watch=True re-indexes the configured sources on every change and shows it in the chat
     (serve --watch). api_keys: what /v1 requests must present (required when host is not loopback)."""
     app = build_app(services, watch).queue()
+    # Whose X-Forwarded-For names the client: uvicorn (which gradio starts) reads this when the server is made,
+    # and by default trusts loopback, so any local client could pick its own address past the login throttle.
+    os.environ["FORWARDED_ALLOW_IPS"] = ",".join(services.settings.trusted_proxies)
     server, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True,
                                 show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
                                 max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
                                 css_paths=[STYLE],
-                                app_kwargs={"routes": openai_routes(services, api_keys or [], is_loopback(host))})
-    add_http_guards(server, services.settings, login=auth is not None)
+                                app_kwargs={"routes": openai_routes(services, api_keys or [], is_loopback(host),
+                                                                    auth)})
+    add_http_guards(server, services.settings, login=auth is not None, api_keys=bool(api_keys))
     if block:
         app.block_thread()
     return app, url
+
+
+def _who(request: gr.Request | None) -> str:
+    """Who asked for a change, for the log: the login's user, else the client's address."""
+    if request is None:
+        return "unknown"
+    client = request.client.host if request.client else "unknown address"
+    return f"{request.username} at {client}" if request.username else client
