@@ -73,16 +73,9 @@ class _Guard:
         if scope["method"] == "POST" and int(length) > MAX_API_BYTES:
             return await _api_error(413, f"this request is {int(length) / 1e6:.1f} MB; at most {MAX_API_BYTES / 1e6:g} "
                                     "MB are read")(scope, receive, send)
-        status = None
-
-        async def watched(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watched = _Status(send)
         await self.app(scope, receive, watched)
-        if status == 401 and self.api is not None:
+        if watched.status == 401 and self.api is not None:
             self.api.attempt(address)  # counts the miss; past login_attempts the address waits
             log.warning("wrong /v1 credentials from %s (%d in a row)", address, self.api.misses(address))
 
@@ -95,18 +88,11 @@ class _Guard:
             return await JSONResponse(
                 {"detail": f"Too many wrong passwords from your address: wait {seconds} s, then try again."},
                 status_code=429, headers={"Retry-After": str(seconds)})(scope, receive, send)
-        status = None
-
-        async def watched(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watched = _Status(send)
         try:
             await self.app(scope, receive, watched)
         finally:
-            if status == 200:
+            if watched.status == 200:
                 self.throttle.succeeded(address)
             else:
                 wait = self.throttle.wait(address)
@@ -122,6 +108,18 @@ class _Guard:
                 f"This upload is {int(length) / 1e6:.1f} MB; one upload may hold at most {self.max_upload_mb:g} MB "
                 "(setting max_upload_mb). Upload fewer or smaller files at a time.", status_code=413)
         return None
+
+
+class _Status:
+    """A send that passes every message on and remembers the response's status."""
+
+    def __init__(self, send: Send):
+        self.send, self.status = send, None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
 
 
 def _client(scope: Scope) -> str:
