@@ -17,7 +17,7 @@ from assistant.llm import LLMError
 from assistant.models import ModelError
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, StreamEvent, TokenEvent
 from assistant.services import Services
-from assistant.settings import SettingsError, load_settings
+from assistant.settings import Settings, SettingsError, load_settings
 from index.lock import IndexBusy
 from index.embedding_server import EmbeddingServerError
 from index.reembed import EmbedderMismatch
@@ -148,6 +148,7 @@ def _watch_and_report(services: Services, targets: list[str], as_json: bool) -> 
 @_user_errors
 def docs_command(services: Services, as_json) -> None:
     """List the indexed documents."""
+    _require_collection(services)
     if services.settings.chroma_url:
         services.store  # the list comes from the manifest; a server that cannot be reached is said now
     docs = services.indexer.documents()
@@ -173,6 +174,7 @@ def remove_command(services: Services, path, every, yes) -> None:
     (`--all` removes everything)."""
     if every == (path is not None):
         raise click.UsageError("give a document or folder to remove, or --all (not both)")
+    _require_collection(services)
     if every:
         count = len(services.indexer.documents())
         if not count:
@@ -201,6 +203,7 @@ def remove_command(services: Services, path, every, yes) -> None:
 @_user_errors
 def ask_command(services: Services, question, as_json, top_k, history_file, sources) -> None:
     """Answer QUESTION from the indexed documents, citing verbatim quotes."""
+    _require_collection(services)
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
     scope = services.scope(list(sources))
@@ -220,6 +223,7 @@ def ask_command(services: Services, question, as_json, top_k, history_file, sour
 @_user_errors
 def chat_command(services: Services, top_k) -> None:
     """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
+    _require_collection(services)
     _warn_if_empty(services)
     services.answerer  # load the model before the first question, not during it
     click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
@@ -339,6 +343,15 @@ def serve_command(services: Services, host, port, auth, insecure, watch, api_key
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
                                    "pick another with --port") from None
+
+
+def _require_collection(services: Services) -> None:
+    """A read names a collection that exists: a mistyped --collection must not start an empty one (the default
+    collection is always there; another is started by `index` or an upload)."""
+    s = services.settings
+    if s.collection != Settings.model_fields["collection"].default and not services.manifest_path.exists():
+        raise click.ClickException(f"there is no collection {s.collection!r} in {s.home}: check the name, or start "
+                                   f"it with `assistant --collection {s.collection} index PATH`")
 
 
 def _warn_if_empty(services: Services) -> None:

@@ -88,9 +88,14 @@ class Services:
         return ChunkStore(self.settings.collection, persist_dir=self.settings.home / "chroma",
                           url=self.settings.chroma_url)
 
+    @property
+    def manifest_path(self) -> Path:
+        """The manifest of this Chroma location and collection: it exists once the collection was written to."""
+        return self.settings.home / f"manifest-{self.settings.store_key}.sqlite"
+
     @cached_property
     def manifest(self) -> Manifest:
-        return Manifest(self.settings.home / f"manifest-{self.settings.store_key}.sqlite")
+        return Manifest(self.manifest_path)
 
     @cached_property
     def document_texts(self) -> DocumentTexts:

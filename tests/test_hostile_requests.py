@@ -193,6 +193,17 @@ def test_reads_never_create_a_collection_only_an_upload_does(tmp_path, embedder)
         launched.app.close()
 
 
+def test_cli_reads_of_an_unknown_collection_create_nothing(tmp_path):
+    base = indexed_folder(tmp_path)
+    before = snapshot(base / "home")
+    for command in (["docs"], ["ask", QUESTION], ["remove", "docs/volcano.md"]):
+        done = assistant(base, "--collection", "typo", *command)
+        assert done.returncode == 1 and "there is no collection 'typo'" in done.stderr, done.stderr
+    assert set(snapshot(base / "home")) == set(before)
+    assert assistant(base, "--collection", "notes", "index", "docs").returncode == 0  # index starts one
+    assert len(json.loads(assistant(base, "--collection", "notes", "docs", "--json").stdout)) == 5
+
+
 # ----- 9. feedback only on answers this server gave ------------------------------------------------------
 
 
