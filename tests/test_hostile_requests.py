@@ -282,6 +282,12 @@ def test_malformed_json_to_v1_is_an_openai_style_400(served):
         assert reply.status_code == 400 and reply.json()["error"]["type"] == "invalid_request_error", body
 
 
+def test_another_route_or_method_under_v1_is_an_openai_style_404(served):
+    for method, path in [("GET", "v1/chat/completions"), ("POST", "v1/embeddings"), ("DELETE", "v1/models")]:
+        reply = requests.request(method, f"{served.url}{path}", timeout=30, data=b"{}")
+        assert reply.status_code == 404 and "POST /v1/chat/completions" in reply.json()["error"]["message"]
+
+
 def test_a_binary_history_file_is_named_in_the_message(served):
     history = served.base / "history.bin"
     history.write_bytes(bytes(range(256)))

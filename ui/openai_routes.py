@@ -46,8 +46,15 @@ def openai_routes(services: Services, keys: list[str], loopback: bool,
             return refused(ApiError(400, str(error)))
         return StreamingResponse(_server_sent(openai_api.completion_chunks(events)), media_type="text/event-stream")
 
+    def unknown(request: Request):
+        return refused(ApiError(404, f"{request.method} {request.url.path} is not a route of this server; it has "
+                                     "POST /v1/chat/completions and GET /v1/models"))
+
     return [APIRoute("/v1/models", list_models, methods=["GET"]),
-            APIRoute("/v1/chat/completions", chat_completions, methods=["POST"])]
+            APIRoute("/v1/chat/completions", chat_completions, methods=["POST"]),
+            # Last: anything else under /v1 (another route, another method) is answered in OpenAI's shape too.
+            APIRoute("/v1/{anything:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                     include_in_schema=False)]
 
 
 def _json(body: bytes) -> object:
