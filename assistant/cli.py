@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
+import time
 from typing import Iterator
 
 import click
@@ -225,24 +227,34 @@ def chat_command(services: Services, top_k) -> None:
     """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
     _require_collection(services)
     _warn_if_empty(services)
-    services.answerer  # load the model before the first question, not during it
+    _load_answerer(services)  # before the first question, not during it
     click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
     history: list[Message] = []
     while True:
         try:
             question = input("\nyou> ").strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: leave
             click.echo()
             return
-        if question in ("/quit", "/exit"):
-            return
-        if question == "/new":
-            history = []
-            click.echo("(new conversation)")
+        if _CHAT_COMMAND.fullmatch(question):
+            if question in ("/quit", "/exit"):
+                return
+            if question == "/new":
+                history = []
+                click.echo("(new conversation)")
+            else:  # never sent to the model as a question
+                click.echo(f"unknown command {question}; the commands are /new and /quit")
             continue
         if not question:
             continue
-        answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
+        try:
+            answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
+        except KeyboardInterrupt:  # Ctrl-C while answering: that answer stops, the chat goes on
+            click.echo("\n(stopped; ask again, or /quit)")
+            continue
+        except ValueError as exc:  # a question refused (too long...): say why, the chat goes on
+            click.echo(f"Error: {exc}", err=True)
+            continue
         history += [Message(role="user", content=question), Message(role="assistant", content=answer.answer)]
 
 
@@ -337,12 +349,31 @@ def serve_command(services: Services, host, port, auth, insecure, watch, api_key
     for note in services.indexer.recover_interrupted():  # e.g. an upload cut short when the server was killed
         click.echo(f"recovered: {note}", err=True)
     _warn_if_empty(services)
-    services.answerer  # load the model before the first question, not during it
+    _load_answerer(services)  # before the first question, not during it; said, as it takes seconds
     try:
-        launch(services, host, port, credentials, watch=watch, api_keys=list(api_keys))
+        app, url = launch(services, host, port, credentials, watch=watch, api_keys=list(api_keys), block=False)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
                                    "pick another with --port") from None
+    click.echo(f"ready: the web chat at {url} and the OpenAI-compatible API at {url}v1 (Ctrl-C stops it)")
+    app.block_thread()
+
+
+def _load_answerer(services: Services) -> None:
+    s = services.settings
+    if s.llm == "none":
+        services.answerer
+        return
+    model = {"local": s.model, "transformers": s.model, "openai": f"{s.llm_model} at {s.llm_url}"}[s.llm]
+    click.echo(f"loading the answer model ({s.llm}: {model}); the first start of the default one takes about "
+               "20 s…", err=True)
+    started = time.perf_counter()
+    services.answerer
+    click.echo(f"the answer model is ready ({time.perf_counter() - started:.0f} s)", err=True)
+
+
+# One word after a slash is a chat command; "/etc/fstab: what is it?" is a question.
+_CHAT_COMMAND = re.compile(r"/\w+")
 
 
 def _require_collection(services: Services) -> None:

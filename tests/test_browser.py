@@ -88,7 +88,9 @@ def test_rate_an_answer_with_a_comment(page, site):
 
 
 def test_follow_up_download_and_new_chat(page):
+    expect(page.locator("#document-viewer .document-title")).to_have_count(1)  # left open by the last test
     ask(page, "How tall is it?")
+    expect(page.locator("#document-viewer .document-title")).to_have_count(0)  # a new question closes it
     expect(page.locator("#conversation .turn").last.locator("q.quote").first).to_have_text(
         "The summit stands 3,120 metres above sea level.")
     with page.expect_download() as download:

@@ -353,6 +353,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         chat_outputs = [conversation, answers_state, question, download, conversation_id, saved, asked]
         answering = [trigger(chat, chat_inputs, chat_outputs, api_visibility="private", show_progress="hidden",
                              **ANSWERS_AT_ONCE) for trigger in (question.submit, ask_button.click)]
+        for trigger in (question.submit, ask_button.click):  # a new question closes the last one's document view
+            trigger(lambda: "", outputs=viewer, queue=False, api_visibility="private", show_progress="hidden")
         cancel_button.click(cancelled, [answers_state, show_scores, collection, asked], [conversation, question, asked],
                             cancels=answering, api_visibility="private", queue=False)
         new_chat.click(lambda: (EMPTY_CHAT, [], "", gr.DownloadButton(value=None, interactive=False), None),
@@ -404,6 +406,7 @@ def launch(services: Services, host: str, port: int, auth: tuple[str, str] | Non
     os.environ["FORWARDED_ALLOW_IPS"] = ",".join(services.settings.trusted_proxies)
     server, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True,
                                 show_error=True, ssr_mode=False, share=False, inbrowser=False, footer_links=["api"],
+                                quiet=True,  # no "Running on ..." and share-link hints: the caller says where it is
                                 max_file_size=int(services.settings.max_file_mb * 1e6), theme=THEME,
                                 css_paths=[STYLE],
                                 app_kwargs={"routes": openai_routes(services, api_keys or [], is_loopback(host),
