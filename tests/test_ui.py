@@ -156,7 +156,7 @@ def test_documents_lists_what_docs_json_lists(server):
 def test_chat_keeps_answering_while_an_upload_is_indexed(server, tmp_path):
     big = tmp_path / "station-log.txt"
     big.write_text(" ".join(f"Station {i} logged {i * 7} readings in sector {i % 97} during shift {i % 5}."
-                            for i in range(1200)), encoding="utf-8")
+                            for i in range(4000)), encoding="utf-8")
     job = server.client.submit([handle_file(big)], api_name="/upload")
     time.sleep(1.5)  # the indexer is now embedding, holding the index's writer lock
     answer = client(server.url).predict("When did Mount Orrin last erupt?", api_name="/ask")
