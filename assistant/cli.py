@@ -19,6 +19,7 @@ from assistant.llm import LLMError
 from assistant.models import ModelError
 from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, StreamEvent, TokenEvent
 from assistant.services import Services
+from assistant.sources import source_lines
 from assistant.settings import Settings, SettingsError, load_settings
 from index.lock import IndexBusy
 from index.embedding_server import EmbeddingServerError
@@ -398,7 +399,7 @@ def echo_stream(events: Iterator[StreamEvent]) -> Answer:
             if event.standalone_question:
                 click.secho(f"(searching for: {event.standalone_question})", dim=True)
             if event.citations:
-                click.secho("sources: " + "  ".join(f"[{c.n}] {c.place}" for c in event.citations), dim=True)
+                click.secho("sources: " + "  ".join(line.text() for line in source_lines(event.citations)), dim=True)
         elif isinstance(event, TokenEvent):
             written.append(event.text)
             click.echo(event.text, nl=False)

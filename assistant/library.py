@@ -117,6 +117,10 @@ class Library:
                 os.remove(gone)
         return removed
 
+    def display_name(self, source: str) -> str:
+        """A document as its reader knows it: an upload by its file name, not the copy's place in the home."""
+        return os.path.basename(source) if is_upload(source, self.folder) else source
+
     def cited_text(self, citation: Citation) -> str | None:
         """The document text the citation's offsets point into, or None when the document was removed or has
         changed since the answer (its quote is no longer at those offsets)."""

@@ -108,3 +108,36 @@ def test_ctrl_c_at_the_chat_prompt_leaves_quietly(tmp_path):
     assert process.wait(timeout=30) == 0
     time.sleep(0.2)
     assert "index is consistent" not in "".join(seen)
+
+
+def test_sources_are_listed_once_per_document_with_their_pages_and_uploads_by_name(tmp_path):
+    from assistant.records import Citation
+    from assistant.sources import source_lines
+    from ui.html_view import pending_html
+
+    uploads = tmp_path / "home" / "documents"
+    spec = str(uploads / "spec.pdf")
+
+    def cited(n: int, source: str, page: int | None) -> Citation:
+        return Citation(n=n, source=source, quote="q", start=0, end=1, score=0.5, page=page)
+
+    citations = [cited(1, spec, 4), cited(2, "docs/notes.txt", None), cited(3, spec, 3), cited(4, spec, 4),
+                 cited(5, "deck.pptx", 2)]
+    def name(source: str) -> str:  # as Library.display_name names uploads
+        return os.path.basename(source) if source.startswith(str(uploads)) else source
+
+    assert [line.text() for line in source_lines(citations, name)] == [
+        "[1, 3, 4] spec.pdf: p. 3, 4", "[2] docs/notes.txt", "[5] deck.pptx: slide 2"]
+    shown = pending_html(0, "q?", citations, "", name=name)
+    assert shown.count("<li>") == 3 and str(uploads) not in shown
+
+
+def test_an_upload_is_named_by_its_file_name_in_the_chat(tmp_path):
+    from assistant.services import Services
+    from assistant.library import Library
+    from assistant.settings import load_settings
+
+    services = Services(load_settings(home=str(tmp_path / "home"), llm="none"))
+    library = Library(services)
+    assert library.display_name(str(tmp_path / "home" / "documents" / "spec.pdf")) == "spec.pdf"
+    assert library.display_name("docs/spec.pdf") == "docs/spec.pdf"

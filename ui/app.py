@@ -99,7 +99,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
         sources, written, waiting = [], "", None
         unchanged = (gr.skip(), gr.skip(), gr.skip())  # the download, the conversation's id, the saved list
-        yield (earlier + html_view.pending_html(len(answers), question, sources, written), answers, "",
+        name = opened.library.display_name  # an upload by its file name
+        yield (earlier + html_view.pending_html(len(answers), question, sources, written, name=name), answers, "",
                *unchanged, question)
         try:
             answerer = opened.answerers.get(llm, model, int(passages))  # may load a model: seconds, once
@@ -119,8 +120,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                     yield (shown, answers, gr.skip(), download_now, conversation_id,
                            saved_list(request, conversation_id), "")
                     return
-                yield (earlier + html_view.pending_html(len(answers), question, sources, written, waiting), answers,
-                       gr.skip(), *unchanged, gr.skip())
+                pending = html_view.pending_html(len(answers), question, sources, written, waiting, name)
+                yield earlier + pending, answers, gr.skip(), *unchanged, gr.skip()
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
             yield earlier or EMPTY_CHAT, answers, question, *unchanged, ""
             raise refused(str(exc)) from None

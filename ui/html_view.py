@@ -12,6 +12,7 @@ from html import escape
 from typing import Callable
 
 from assistant.records import Answer, Citation, WaitingEvent
+from assistant.sources import source_lines
 from index.pdf import PageImage
 from index.records import IndexReport
 
@@ -32,13 +33,13 @@ def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLo
 
 
 def pending_html(turn: int, question: str, sources: list[Citation], written: str,
-                 waiting: WaitingEvent | None = None) -> str:
-    """A turn being answered: its place in the line while the model is busy with others, its sources as soon as
-    retrieval is done, then the text as it streams in."""
+                 waiting: WaitingEvent | None = None, name: Callable[[str], str] = lambda source: source) -> str:
+    """A turn being answered: its place in the line while the model is busy with others, its sources (one line
+    per document, named by `name`) as soon as retrieval is done, then the text as it streams in."""
     if waiting is not None:
         body = f'<div class="waiting">{escape(waiting_text(waiting))} Cancel to ask something else.</div>'
     elif sources:
-        listed = "".join(f"<li>[{c.n}] {escape(c.place)}</li>" for c in sources)
+        listed = "".join(f"<li>{escape(line.text())}</li>" for line in source_lines(sources, name))
         body = f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>'
     else:
         body = '<div class="searching">Searching the documents…</div>'
