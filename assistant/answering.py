@@ -9,7 +9,9 @@ the system, never written by the model.
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from contextlib import nullcontext
 from typing import Callable, Iterator, Protocol
 
@@ -22,8 +24,8 @@ from assistant.evidence import Evidence, ask_text, gather_documents, is_instruct
 from assistant.inputs import InputLimits, checked_question
 from assistant.llm import ChatModel
 from assistant.passages import Passage, build_passages, select_evidence
-from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, Message, Resolution,
-                               Scope, SourcesEvent, StreamEvent, TokenEvent, WaitingEvent)
+from assistant.records import (NOT_IN_DOCUMENTS, NOT_IN_SELECTED, Answer, AnswerEvent, Citation, FoundEvent, Message,
+                               Resolution, Scope, SourcesEvent, StreamEvent, TokenEvent, WaitingEvent)
 from assistant.waiting_line import WaitingLine
 from index.embedder import Embedder
 from index.records import StoredChunk
@@ -106,6 +108,7 @@ class Answerer:
         self.line = line  # questions wait here for the model (None: no model, or nothing to share it with)
         self.limits = limits  # what a question and its history may be (assistant/inputs.py)
         self.sign = sign  # the server's signature on each answer: feedback is taken only on answers it gave
+        self._reading = _Durations()  # how long the model took to read its passages, for the next estimate
         sentences.load()  # now: the first question's time is its own
         if chat_model is not None and chat_model.reuses_prompt_prefix:
             warm_up(chat_model)
@@ -204,6 +207,9 @@ class Answerer:
         passages = build_passages(chosen)
         clock.mark("sources_s")
         yield SourcesEvent(citations=[p.cite_best() for p in passages], standalone_question=rewritten)
+        # Something to read within a second: the quotes the extractive answer would give, until the model's answer.
+        yield FoundEvent(citations=quote_evidence(evidence, self.max_quotes), passages=len(passages),
+                         estimate_s=self._reading.estimate())
         checked = yield from self._read(query, passages, clock)
         fallback = True
         if checked.resolution == "declined-by-model" and len(chosen) > _SECOND_LOOK \
@@ -230,6 +236,7 @@ class Answerer:
                 continue
             if "first_token_s" not in clock.timings:
                 clock.mark("first_token_s")
+                self._reading.record(clock.timings["first_token_s"] - clock.timings["sources_s"])
             yield TokenEvent(text=text[shown:])
             shown = len(text)
         clock.mark("generate_s")
@@ -305,6 +312,20 @@ def quote_evidence(evidence: list[Evidence], limit: int) -> list[Citation]:
         return []
     return [e.document.cite(n, e.start, e.end, e.score)
             for n, e in enumerate(chosen, start=1) if e.score >= chosen[0].score - _QUOTE_MARGIN]
+
+
+class _Durations:
+    """The last few durations of one step, for estimating the next: their median (None before the first)."""
+
+    def __init__(self, keep: int = 9):
+        self._last: deque[float] = deque(maxlen=keep)
+
+    def record(self, seconds: float) -> None:
+        self._last.append(seconds)
+
+    def estimate(self) -> float | None:
+        last = list(self._last)  # a copy: other questions' threads append meanwhile
+        return round(statistics.median(last), 1) if last else None
 
 
 class _Clock:

@@ -17,7 +17,7 @@ from assistant.conversation import HistoryError, load_history
 from assistant.evaluation import EvalError
 from assistant.llm import LLMError
 from assistant.models import ModelError
-from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, StreamEvent, TokenEvent
+from assistant.records import Answer, AnswerEvent, FoundEvent, Message, SourcesEvent, StreamEvent, TokenEvent, reading_text
 from assistant.services import Services
 from assistant.sources import source_lines
 from assistant.settings import Settings, SettingsError, load_settings
@@ -400,6 +400,9 @@ def echo_stream(events: Iterator[StreamEvent]) -> Answer:
                 click.secho(f"(searching for: {event.standalone_question})", dim=True)
             if event.citations:
                 click.secho("sources: " + "  ".join(line.text() for line in source_lines(event.citations)), dim=True)
+        elif isinstance(event, FoundEvent) and event.citations:
+            click.secho("found: " + " ".join(f"“{c.quote}” [{c.n}]" for c in event.citations), dim=True)
+            click.secho(reading_text(event), dim=True)
         elif isinstance(event, TokenEvent):
             written.append(event.text)
             click.echo(event.text, nl=False)

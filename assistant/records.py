@@ -112,6 +112,24 @@ class SourcesEvent(BaseModel):
     standalone_question: str | None = None
 
 
+class FoundEvent(BaseModel):
+    """Before the model reads: the best evidence sentences (what the extractive answer would quote), shown as the
+    passages found while the model's checked answer is on its way (it replaces them), and how long the model's
+    reading is expected to take."""
+
+    kind: Literal["found"] = "found"
+    citations: list[Citation]
+    passages: int = Field(description="passages the model now reads")
+    estimate_s: float | None = Field(None, description="seconds until its first words, from the last answers; "
+                                                       "None: not known yet")
+
+
+def reading_text(found: FoundEvent) -> str:
+    """'The model is reading 9 passages (about 8 s)…', for the page and the terminal alike."""
+    about = f" (about {max(1, round(found.estimate_s))} s)" if found.estimate_s is not None else ""
+    return f"The model is reading {found.passages} passage{'s' * (found.passages != 1)}{about}…"
+
+
 class TokenEvent(BaseModel):
     kind: Literal["token"] = "token"
     text: str
@@ -124,4 +142,4 @@ class AnswerEvent(BaseModel):
     answer: Answer
 
 
-StreamEvent = WaitingEvent | SourcesEvent | TokenEvent | AnswerEvent
+StreamEvent = WaitingEvent | SourcesEvent | FoundEvent | TokenEvent | AnswerEvent

@@ -6,6 +6,7 @@ page never asks any host but this one.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -236,6 +237,53 @@ def test_a_waiting_question_shows_its_place_and_can_be_cancelled(page, tmp_path,
         answered = tab.locator("#conversation .turn:not(.pending)").last
         expect(answered.locator(".question")).to_have_text(question, timeout=60_000)
         expect(answered.locator(".answer")).to_contain_text("1931")
+    finally:
+        tab.close()
+        modelled.app.close()
+
+
+# Records, in the page, when each stage of an answer first appears (ms since the question was sent).
+STAGES_JS = """() => {
+  window.__stages = {};
+  const seen = {found: '.turn.pending .found', reading: '.turn.pending .reading',
+                writing: '.turn.pending .answer.streaming', answered: '.turn:not(.pending) .answer'};
+  const start = performance.now();
+  new MutationObserver(() => {
+    for (const [stage, selector] of Object.entries(seen)) {
+      const element = document.querySelector('#conversation ' + selector);
+      if (!(stage in window.__stages) && element) {
+        window.__stages[stage] = performance.now() - start;
+        window.__stages[stage + '_text'] = element.textContent;
+      }
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_an_answer_comes_in_stages_passages_then_progress_then_text_then_the_checked_answer(page, tmp_path, embedder):
+    modelled = launch_on(tmp_path, embedder, llm="local", model="small")
+    tab = page.context.new_page()
+    try:
+        tab.goto(modelled.url)
+        tab.evaluate(STAGES_JS)
+        box = tab.locator("#question textarea")
+        box.fill("When did Mount Orrin last erupt?")
+        box.press("Enter")
+        answered = tab.locator("#conversation .turn:not(.pending)").last
+        expect(answered.locator(".answer")).to_contain_text("1931", timeout=120_000)
+        stages = tab.evaluate("window.__stages")
+        assert {"found", "reading", "writing", "answered"} <= set(stages), stages
+        assert stages["found"] <= stages["reading"] < stages["writing"] < stages["answered"], stages
+        assert ORRIN in stages["found_text"] and stages["reading_text"].startswith("The model is reading")
+        # The passages found are the quotes, in their context, before a word of the model's.
+        tab.evaluate(STAGES_JS)
+        box.fill("How tall is Mount Orrin?")
+        box.press("Enter")
+        expect(tab.locator("#conversation .turn:not(.pending)")).to_have_count(2, timeout=120_000)
+        stages = tab.evaluate("window.__stages")
+        assert "3,120 metres above sea level" in stages["found_text"]
+        # The second answer's reading has an estimate, from the first.
+        assert re.match(r"The model is reading \d+ passages? \(about \d+ s\)", stages["reading_text"]), stages
     finally:
         tab.close()
         modelled.app.close()

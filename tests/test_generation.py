@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from assistant.models import PACKAGED_MODELS, resolve_model
-from assistant.records import AnswerEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
+from assistant.records import AnswerEvent, FoundEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
 from assistant.services import Services
 from assistant.settings import load_settings
 from index.loaders import extract_text, read_file
 from tests.conftest import free_port, indexed_sample
+from tests.test_ui import ORRIN
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,10 @@ def test_local_model_streams_sources_then_tokens_then_a_checked_answer(small, in
     _, corpus = indexed_home
     events = list(small.answerer.stream("When did Mount Orrin last erupt?"))
     assert isinstance(events[0], SourcesEvent) and isinstance(events[-1], AnswerEvent)
-    assert all(isinstance(e, TokenEvent) for e in events[1:-1]) and len(events) > 3  # token by token
+    # Then the passages found, with the number the model reads (the first answer has no estimate yet).
+    assert isinstance(events[1], FoundEvent) and events[1].citations[0].quote == ORRIN
+    assert events[1].passages == len(events[0].citations)
+    assert all(isinstance(e, TokenEvent) for e in events[2:-1]) and len(events) > 4  # token by token
     assert events[0].citations[0].source == str(corpus / "volcano.md")
     answer = events[-1].answer
     assert not answer.abstained and "1931" in answer.answer
@@ -215,6 +219,9 @@ def test_terminal_chat_prints_sources_first_then_the_streamed_answer_and_its_quo
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    sources, answer, quote = (out.index(f"sources: [1] {corpus / 'volcano.md'}"), out.index("1931"),
-                              out.index("“Mount Orrin last erupted in 1931"))
-    assert sources < answer < quote
+    # The sources (one line per document), the passages found and the model's reading, its answer, its quotes.
+    sources = out.index("sources: [1")
+    assert str(corpus / "volcano.md") in out[sources:].splitlines()[0]
+    found, reading = out.index("found: “Mount Orrin last erupted in 1931"), out.index("The model is reading")
+    answer = out.index("1931", reading)
+    assert sources < found < reading < answer < out.rindex("“Mount Orrin last erupted in 1931")

@@ -14,7 +14,7 @@ from assistant.access import is_loopback
 from assistant.collections import Collection, Collections, UnknownCollection
 from assistant.conversations import ConversationNotFound
 from assistant.library import PageUnavailable
-from assistant.records import Answer, AnswerEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
+from assistant.records import Answer, AnswerEvent, FoundEvent, Message, SourcesEvent, TokenEvent, WaitingEvent
 from assistant.services import Services
 from assistant.transcript import conversation_markdown, history_messages
 from index.loaders import SUPPORTED_SUFFIXES
@@ -97,7 +97,7 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
         except ValueError as exc:  # a picked document removed meanwhile
             raise refused(str(exc)) from None
         earlier = html_view.conversation_html(answers, show_scores, opened.library.cited_text)
-        sources, written, waiting = [], "", None
+        sources, written, waiting, found = [], "", None, None
         unchanged = (gr.skip(), gr.skip(), gr.skip())  # the download, the conversation's id, the saved list
         name = opened.library.display_name  # an upload by its file name
         yield (earlier + html_view.pending_html(len(answers), question, sources, written, name=name), answers, "",
@@ -108,6 +108,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                 waiting = event if isinstance(event, WaitingEvent) else None
                 if isinstance(event, SourcesEvent):
                     sources = event.citations
+                elif isinstance(event, FoundEvent):
+                    found = event
                 elif isinstance(event, TokenEvent):
                     written += event.text
                 elif isinstance(event, AnswerEvent):
@@ -120,7 +122,8 @@ def build_app(services: Services, watch: bool = False) -> gr.Blocks:
                     yield (shown, answers, gr.skip(), download_now, conversation_id,
                            saved_list(request, conversation_id), "")
                     return
-                pending = html_view.pending_html(len(answers), question, sources, written, waiting, name)
+                pending = html_view.pending_html(len(answers), question, sources, written, waiting, name, found,
+                                                 opened.library.cited_text)
                 yield earlier + pending, answers, gr.skip(), *unchanged, gr.skip()
         except Exception as exc:  # e.g. a model that fails to load: say why, give the question back
             yield earlier or EMPTY_CHAT, answers, question, *unchanged, ""

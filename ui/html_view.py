@@ -11,7 +11,7 @@ from datetime import datetime
 from html import escape
 from typing import Callable
 
-from assistant.records import Answer, Citation, WaitingEvent
+from assistant.records import Answer, Citation, FoundEvent, WaitingEvent, reading_text
 from assistant.sources import source_lines
 from index.pdf import PageImage
 from index.records import IndexReport
@@ -33,9 +33,12 @@ def conversation_html(answers: list[Answer], show_scores: bool, text_for: TextLo
 
 
 def pending_html(turn: int, question: str, sources: list[Citation], written: str,
-                 waiting: WaitingEvent | None = None, name: Callable[[str], str] = lambda source: source) -> str:
+                 waiting: WaitingEvent | None = None, name: Callable[[str], str] = lambda source: source,
+                 found: FoundEvent | None = None, text_for: TextLookup = lambda citation: None) -> str:
     """A turn being answered: its place in the line while the model is busy with others, its sources (one line
-    per document, named by `name`) as soon as retrieval is done, then the text as it streams in."""
+    per document, named by `name`) as soon as retrieval is done, the passages found (the best evidence
+    sentences, each openable in its context) and the model's reading progress, then its text as it streams in;
+    the checked answer replaces it all."""
     if waiting is not None:
         body = f'<div class="waiting">{escape(waiting_text(waiting))} Cancel to ask something else.</div>'
     elif sources:
@@ -43,6 +46,14 @@ def pending_html(turn: int, question: str, sources: list[Citation], written: str
         body = f'<div class="sources"><span>Sources</span><ul>{listed}</ul></div>'
     else:
         body = '<div class="searching">Searching the documents…</div>'
+    if found is not None and found.citations:
+        quotes = "".join(citation_html(turn, c, False, text_for(c), openers=False) for c in found.citations)
+        body += (f'<div class="found"><div class="found-title">Passages found; the checked answer replaces them '
+                 f'when it is written</div><div class="citations">{quotes}</div></div>')
+        if not written:  # a bar over the expected time (none known yet: it runs without an end)
+            timed = f' style="animation-duration: {found.estimate_s:.1f}s"' if found.estimate_s else ""
+            body += (f'<div class="reading">{escape(reading_text(found))}'
+                     f'<div class="progress{"" if timed else " unknown"}"><div{timed}></div></div></div>')
     if written:
         body += f'<div class="answer streaming">{escape(written)}</div>'
     return _turn(turn, question, body, pending=True)
@@ -78,8 +89,9 @@ def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLook
     return _turn(turn, answer.question, searched + body + f'<div class="rating">{rate}</div>')
 
 
-def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | None) -> str:
-    """The document name and verbatim quote; expanding it shows the quote in its surrounding text."""
+def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | None, openers: bool = True) -> str:
+    """The document name and verbatim quote; expanding it shows the quote in its surrounding text, with buttons
+    that open the whole document or its page (openers: the citation is one of a saved answer's)."""
     score = f' <span class="score">{citation.score:.2f}</span>' if show_scores else ""
     if text is None:
         missing = _GONE.get(citation.status or "", "This document was removed or has changed since the answer.")
@@ -90,8 +102,8 @@ def citation_html(turn: int, citation: Citation, show_scores: bool, text: str | 
                  "in it.</div>" if citation.status == "moved" else "")
         context = f'{moved}<div class="context">{context_html(text, citation.start, citation.end)}</div>'
         opener = (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}">'
-                  "Open the whole document</button>")
-        if citation.page is not None and citation.source.lower().endswith(".pdf"):
+                  "Open the whole document</button>") if openers else ""
+        if openers and citation.page is not None and citation.source.lower().endswith(".pdf"):
             opener += (f'<button class="open-document" data-turn="{turn}" data-n="{citation.n}" data-view="page">'
                        f"Show page {citation.page}</button>")
     return (f'<details class="citation" id="cite-{turn}-{citation.n}"><summary>'
