@@ -289,5 +289,66 @@ def test_an_answer_comes_in_stages_passages_then_progress_then_text_then_the_che
         modelled.app.close()
 
 
+# Every control on the page and the conversation panel, with their boxes, and whether the panel scrolls itself.
+LAYOUT_JS = """() => {
+  const boxes = [];
+  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 ? r : null; };
+  for (const el of document.querySelectorAll('#question textarea, #ask, #cancel, #new-chat, #download')) {
+    const r = visible(el);
+    if (r) boxes.push({name: el.id || el.tagName, top: r.top, bottom: r.bottom, left: r.left, right: r.right});
+  }
+  const panel = document.querySelector('#conversation');
+  const p = panel.getBoundingClientRect();
+  const scroller = [panel, ...panel.querySelectorAll('*')].find(
+    el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowY) && el.scrollHeight > el.clientHeight);
+  const last = [...panel.querySelectorAll('.turn .question')].pop().getBoundingClientRect();
+  return {controls: boxes, panel: {top: p.top, bottom: p.bottom, left: p.left, right: p.right},
+          last: {top: last.top, bottom: last.bottom},
+          scrolls: Boolean(scroller), width: document.documentElement.scrollWidth, viewport: window.innerWidth};
+}"""
+
+
+DEBUG_JS = """() => { const out = []; const el = document.querySelector('#conversation');
+  for (const e of [el.parentElement, el, ...el.querySelectorAll(':scope > *'), ...el.querySelectorAll(':scope > * > *')].slice(0, 7)) {
+    const cs = getComputedStyle(e);
+    out.push([e.tagName, e.id, String(e.className).slice(0, 40), cs.overflowY, cs.maxHeight, e.clientHeight, e.scrollHeight]);
+  } return out; }"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
+def test_a_long_conversation_with_every_citation_open_scrolls_in_its_panel(page, site, width, height):
+    """At a laptop's and a phone's width: ten answers, then every citation opened; the conversation scrolls
+    inside its panel (to the last question asked), and no control overlaps it or another."""
+    context = page.context.browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    try:
+        tab.goto(site.url)
+        questions = ["When did Mount Orrin last erupt?", "How tall is Mount Orrin?", "Who monitors the volcano?",
+                     "When does the ferry leave the harbor?", "What does the bakery sell?"] * 2
+        for question in questions:
+            ask(tab, question)
+        expect(tab.locator("#conversation .turn:not(.pending)")).to_have_count(10)
+        scrolled = tab.evaluate(LAYOUT_JS)
+        assert scrolled["panel"]["top"] <= scrolled["last"]["top"] < scrolled["panel"]["bottom"], scrolled
+        tab.evaluate("() => document.querySelectorAll('#conversation details.citation').forEach(d => d.open = true)")
+        layout = tab.evaluate(LAYOUT_JS)
+        controls = layout["controls"]
+        assert len(controls) >= 4, layout
+        for control in controls:
+            assert not _overlap(control, layout["panel"]), (control, layout["panel"])
+        for i, a in enumerate(controls):
+            for b in controls[i + 1:]:
+                assert not _overlap(a, b), (a, b)
+        assert layout["scrolls"], tab.evaluate(DEBUG_JS)
+        assert layout["width"] <= layout["viewport"] + 1, layout  # nothing wider than the window
+        tab.screenshot(path=str(site.home.parent / f"long-conversation-{width}.png"))
+    finally:
+        context.close()
+
+
 def test_the_page_only_talks_to_this_machine(page):
     assert page.requested_hosts == {"127.0.0.1"}, page.requested_hosts

@@ -48,6 +48,16 @@ element.addEventListener('click', (event) => {
   const opener = event.target.closest('button.open-document');
   if (opener) trigger('click', {turn: opener.dataset.turn, n: opener.dataset.n, view: opener.dataset.view || 'text'});
 });
+// When a question is asked (a new turn appears), the conversation scrolls to it: the panel scrolls by itself.
+let turns = 0;
+new MutationObserver(() => {
+  const all = element.querySelectorAll('.turn');
+  if (all.length > turns) {
+    const panel = element.closest('#conversation');
+    panel.scrollTop += all[all.length - 1].getBoundingClientRect().top - panel.getBoundingClientRect().top;
+  }
+  turns = all.length;
+}).observe(element, {childList: true, subtree: true});
 """
 SCROLL_TO_QUOTE_JS = ("() => document.querySelector('#document-viewer mark.cited, #document-viewer mark.page-highlight')"
                       "?.scrollIntoView({block: 'center'})")
