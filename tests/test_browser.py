@@ -79,6 +79,16 @@ def test_ask_see_the_cited_answer_and_open_its_quote(page):
     expect(page.locator("#document-viewer .document-text")).to_contain_text("Geologists monitor it")
 
 
+def test_copy_an_answer_with_its_sources(page, site):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy = page.locator("#conversation .turn").last.locator("button.copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("Mount Orrin last erupted in 1931") and "\n\nSources:\n[1] " in copied
+    assert copied.endswith(f'volcano.md: "{ORRIN}"')
+
+
 def test_rate_an_answer_with_a_comment(page, site):
     page.once("dialog", lambda dialog: dialog.accept("the year is right"))
     page.locator("#conversation .turn").last.locator("button.rate[data-rating='up']").click()
@@ -231,6 +241,14 @@ def test_a_waiting_question_shows_its_place_and_can_be_cancelled(page, tmp_path,
             while line.waiting and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert line.waiting == 0  # the cancelled question left the line
+            box.press("Enter")
+            expect(waiting).to_be_visible(timeout=30_000)
+            tab.keyboard.press("Escape")  # Esc cancels too
+            expect(tab.locator("#conversation .turn.pending")).to_have_count(0)
+            expect(box).to_have_value(question)
+            deadline = time.monotonic() + 10
+            while line.waiting and time.monotonic() < deadline:
+                time.sleep(0.1)
             box.press("Enter")
             expect(waiting).to_be_visible(timeout=30_000)
         # The model is free: the waiting question goes in and is answered.

@@ -45,8 +45,20 @@ element.addEventListener('click', (event) => {
     if (comment !== null) trigger('click', {turn: rate.dataset.turn, rating: rate.dataset.rating, comment});
     return;
   }
+  const copy = event.target.closest('button.copy');
+  if (copy) {  // the answer with its sources and quotes, as /v1 gives it
+    navigator.clipboard.writeText(copy.dataset.copy).then(() => {
+      copy.textContent = 'Copied';
+      setTimeout(() => { copy.textContent = 'Copy'; }, 1500);
+    });
+    return;
+  }
   const opener = event.target.closest('button.open-document');
   if (opener) trigger('click', {turn: opener.dataset.turn, n: opener.dataset.n, view: opener.dataset.view || 'text'});
+});
+// Esc while a question is being answered or waits: Cancel.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && element.querySelector('.turn.pending')) document.querySelector('#cancel')?.click();
 });
 // When a question is asked (a new turn appears), the conversation scrolls to it: the panel scrolls by itself.
 let turns = 0;

@@ -11,6 +11,7 @@ from datetime import datetime
 from html import escape
 from typing import Callable
 
+from assistant.openai_api import reply_content
 from assistant.records import Answer, Citation, FoundEvent, WaitingEvent, reading_text
 from assistant.sources import source_lines
 from index.pdf import PageImage
@@ -86,6 +87,7 @@ def answer_html(turn: int, answer: Answer, show_scores: bool, text_for: TextLook
     # Words, not emoji: a machine without an emoji font (offline, no web fonts) would show empty boxes.
     rate = "".join(f'<button class="rate" data-turn="{turn}" data-rating="{rating}">{label}</button>'
                    for rating, label in (("up", "Good answer"), ("down", "Wrong answer")))
+    rate += f'<button class="copy" data-copy="{escape(reply_content(answer))}">Copy</button>'
     return _turn(turn, answer.question, searched + body + f'<div class="rating">{rate}</div>')
 
 
