@@ -6,13 +6,14 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 import time
 from typing import Iterator
 
 import click
 
-from assistant.access import check_exposure, parse_auth
+from assistant.access import check_exposure, is_loopback, parse_auth
 from assistant.conversation import HistoryError, load_history
 from assistant.evaluation import EvalError
 from assistant.llm import LLMError
@@ -209,6 +210,11 @@ def ask_command(services: Services, question, as_json, top_k, history_file, sour
     _require_collection(services)
     history = load_history(history_file) if history_file else []
     _warn_if_empty(services)
+    if not sources and top_k is None:
+        answer = _ask_running_server(services, question, history)
+        if answer is not None:
+            click.echo(answer.model_dump_json(indent=2) if as_json else answer.answer + format_citations(answer))
+            return
     scope = services.scope(list(sources))
     # Loaded before the clock starts (timings are per question, not per process); the chat model first, as it
     # sets how many threads the embedder may use.
@@ -228,7 +234,9 @@ def chat_command(services: Services, top_k) -> None:
     """Chat in the terminal. /new starts over, /quit (or Ctrl-D) leaves."""
     _require_collection(services)
     _warn_if_empty(services)
-    _load_answerer(services)  # before the first question, not during it
+    served = _running_server(services) if top_k is None else None
+    if not served:
+        _load_answerer(services)  # before the first question, not during it
     click.echo("Ask about your documents. /new starts a new conversation, /quit leaves.")
     history: list[Message] = []
     while True:
@@ -249,7 +257,12 @@ def chat_command(services: Services, top_k) -> None:
         if not question:
             continue
         try:
-            answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
+            answer = _ask_running_server(services, question, history) if served else None
+            if answer is not None:
+                click.echo(answer.answer + format_citations(answer))
+            else:
+                served = False  # gone: this process answers from now on
+                answer = echo_stream(services.answerer.stream(question, history, top_k=top_k))
         except KeyboardInterrupt:  # Ctrl-C while answering: that answer stops, the chat goes on
             click.echo("\n(stopped; ask again, or /quit)")
             continue
@@ -357,7 +370,20 @@ def serve_command(services: Services, host, port, auth, insecure, watch, api_key
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc}); is another server using it? "
                                    "pick another with --port") from None
     click.echo(f"ready: the web chat at {url} and the OpenAI-compatible API at {url}v1 (Ctrl-C stops it)")
-    app.block_thread()
+    from assistant.running_server import forget_server, record_server
+
+    # `assistant ask` and `chat` on this home send their questions here instead of loading the model again.
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") or is_loopback(host) else host
+    record = record_server(services.settings, f"http://{local}:{port}/", login=bool(credentials or api_keys))
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`: stop as on Ctrl-C, so the record is taken back
+    try:
+        app.block_thread()
+    finally:
+        forget_server(record)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _load_answerer(services: Services) -> None:
@@ -371,6 +397,33 @@ def _load_answerer(services: Services) -> None:
     started = time.perf_counter()
     services.answerer
     click.echo(f"the answer model is ready ({time.perf_counter() - started:.0f} s)", err=True)
+
+
+def _running_server(services: Services):
+    """The `assistant serve` running on this home with these settings, said once; None: answer in-process."""
+    from assistant.running_server import running_server
+
+    record = running_server(services.settings)
+    if record is not None:
+        click.secho(f"(asking the server running at {record.url}: no model to load here)", dim=True, err=True)
+    return record
+
+
+def _ask_running_server(services: Services, question: str, history: list[Message]) -> Answer | None:
+    """The running server's answer, or None when there is none or it stopped answering (then this process
+    answers). A question it refuses is a ValueError, as in-process."""
+    from assistant.running_server import ServerUnreachable, ask_server, running_server
+
+    record = running_server(services.settings)
+    if record is None:
+        return None
+    try:
+        answer = ask_server(record, question, history)
+    except ServerUnreachable as exc:
+        click.secho(f"(the server at {record.url} did not answer ({exc}); answering here)", dim=True, err=True)
+        return None
+    click.secho(f"(answered by the server running at {record.url})", dim=True, err=True)
+    return answer
 
 
 # One word after a slash is a chat command; "/etc/fstab: what is it?" is a question.

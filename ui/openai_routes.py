@@ -12,7 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant import openai_api
 from assistant.openai_api import ApiError, ChatRequest
+from assistant.llm import LLMError
+from assistant.models import ModelError
 from assistant.services import Services
+from index.embedding_server import EmbeddingServerError
+from index.store import StoreUnavailable
+
+
+# What stops an answer on the server's side, with a message saying what to do (a 503, not a 500).
+UNAVAILABLE = (StoreUnavailable, EmbeddingServerError, LLMError, ModelError)
 
 
 def openai_routes(services: Services, keys: list[str], loopback: bool,
@@ -42,6 +50,8 @@ def openai_routes(services: Services, keys: list[str], loopback: bool,
             events = await run_in_threadpool(services.answerer.stream, question, history)
         except ApiError as error:
             return refused(error)
+        except UNAVAILABLE as error:  # the store, the embeddings or the model server is down: said, not a 500
+            return refused(ApiError(503, str(error), "server_error"))
         except ValueError as error:  # a refused question (too long...), or an index this embedder cannot search
             return refused(ApiError(400, str(error)))
         return StreamingResponse(_server_sent(openai_api.completion_chunks(events)), media_type="text/event-stream")
