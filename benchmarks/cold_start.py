@@ -3,7 +3,9 @@
 In a temporary home, with seeds/ plus one small extra note copied to a temporary source folder and indexed
 once, each of these runs N times (a new process each time, wall clock around the subprocess):
 `ask --json QUESTION` (default local model; its timings split the wall time into stages), `--no-llm ask
-QUESTION`, `index SRC` with nothing changed, and `index SRC` after appending a different sentence to the note. A first `ask` runs once untimed: it assembles
+QUESTION`, `index SRC` with nothing changed, and `index SRC` after appending a different sentence to the note;
+then `ask --json QUESTION` again while an `assistant serve` runs on the home (the terminal asks it instead of
+loading the model; the server's first answer untimed). A first `ask` runs once untimed: it assembles
 the model into the new home (once per home, about 6 s) and warms the file cache. Then where the time goes:
 `import assistant.cli` alone, and each command once under `python -X importtime`, its import seconds
 grouped by top-level package.
@@ -21,6 +23,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -95,6 +98,28 @@ def ask_stages(runs: list[tuple[float, float, str]]) -> list[tuple[str, float]]:
     return [(name, statistics.median(s[name] for s in stages)) for name in stages[0]]
 
 
+def asked_through_server(home: Path, env: dict, runs: int, ask: list[str]) -> list[tuple[float, float, str]]:
+    """`ask` timed while `assistant serve` (same settings) runs on the home: the terminal sends the question to
+    it instead of loading the model (assistant/running_server.py). The server's first answer is not timed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(assistant(home, "serve", "--port", str(port)), env=env, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not (home / "serve.json").exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("assistant serve did not start")
+            time.sleep(0.5)
+        timed(ask, env)
+        results = [timed(ask, env) for _ in range(runs)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return results
+
+
 def import_breakdown(command: list[str], env: dict, top: int = 6) -> tuple[float, list[tuple[str, float]]]:
     """Seconds spent importing, in all and per top-level package (each module's own time, summed)."""
     done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True,
@@ -139,6 +164,8 @@ def main() -> None:
                     with note.open("a") as out:
                         out.write(f"Sentence {run} added at {time.time():.3f}.\n")
                 times[name].append(timed(command, env))
+        times["`ask` (default model), an `assistant serve` running on the home"] = asked_through_server(
+            home, env, args.runs, assistant(home, "ask", "--json", args.question))
         import_only = [str(PYTHON), "-c", "import assistant.cli"]
         times["`python -c \"import assistant.cli\"`"] = [timed(import_only, env) for _ in range(args.runs)]
         breakdowns = {"`import assistant.cli`": import_breakdown(import_only, env)}
