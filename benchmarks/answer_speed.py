@@ -31,6 +31,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from machine import cpu_line  # benchmarks/machine.py: this folder is on the path when run as a script
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
@@ -56,18 +58,6 @@ def naive_prompt(question: str, chunks) -> list[dict]:
     numbered = "\n\n".join(f"[{n}] {c.text}" for n, c in enumerate(chunks, start=1))
     return [{"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"}]
-
-
-def cpu_line() -> str:
-    """The CPU and the flags llama.cpp's speed depends on, from /proc/cpuinfo."""
-    model, flags = "?", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name") and model == "?":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags") and not flags:
-            flags = set(line.split(":", 1)[1].split())
-    marks = ", ".join(f"{flag}: {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512f", "avx512_vnni"))
-    return f"{model}, {os.cpu_count()} cores ({marks})"
 
 
 def write_doc(path: Path, section: str) -> None:

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_line  # benchmarks/machine.py: this folder is on the path when run as a script
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -143,17 +145,6 @@ def tesseract_alone(path: Path) -> str:
     done = subprocess.run([shutil.which("tesseract"), str(path), "stdout", "--psm", "3", "-l", "eng"],
                           capture_output=True, check=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
     return done.stdout.decode()
-
-
-def cpu_line() -> str:
-    model, flags = "?", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name") and model == "?":
-            model = line.split(":", 1)[1].strip()
-        if line.startswith("flags") and not flags:
-            flags = set(line.split(":", 1)[1].split())
-    marks = ", ".join(f"{flag}: {'yes' if flag in flags else 'no'}" for flag in ("avx2", "avx512f", "avx512_vnni"))
-    return f"{model}, {os.cpu_count()} cores ({marks})"
 
 
 def main() -> None:
