@@ -36,10 +36,12 @@ def stop(process: subprocess.Popen) -> None:
 
 def test_make_run_indexes_the_given_folder_and_serves_on_the_given_port(tmp_path):
     corpus, port, log = build_good_corpus(tmp_path / "my docs"), free_port(), tmp_path / "run.log"
+    # As from a user's shell, not as a sub-make of `make test` (which would print "Entering directory" first).
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     with open(log, "w") as out:
         process = subprocess.Popen(["make", "run", f"PORT={port}", f"DOCS={corpus}"], cwd=REPO, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, "ASSISTANT_HOME": str(tmp_path / "home")})
+                                   env={**env, "ASSISTANT_HOME": str(tmp_path / "home")})
     try:
         wait_for(f"http://127.0.0.1:{port}/", process, log)
         for _ in range(20):  # the ready line follows the port's first answer by a moment
