@@ -48,9 +48,11 @@ class Collections:
         """The named collection (the default for None or ""). A read never makes one: an unknown name is an
         UnknownCollection naming the known ones; create=True (an upload) makes it, empty."""
         name = check_name(name) if name else self.default
-        if not create and name not in self._open and name not in self.names():
-            raise UnknownCollection(f"there is no collection {name!r} (there are: {', '.join(self.names())}); "
-                                    "adding documents to a new name starts it")
+        if not create and name not in self._open:
+            known = self.names()
+            if name not in known:
+                raise UnknownCollection(f"there is no collection {name!r} (there are: {', '.join(known)}); "
+                                        "adding documents to a new name starts it")
         with self._lock:
             if name not in self._open:
                 base = self._open[self.default]

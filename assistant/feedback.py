@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from assistant.citations import strip_markers
 from assistant.home_db import open_home_db
-from assistant.inputs import InputError, InputLimits, checked_question, clean_text
+from assistant.inputs import InputError, InputLimits, checked_history, clean_text
 from assistant.records import Answer, Message
 from assistant.signing import AnswerSigner
 
@@ -63,7 +63,7 @@ class FeedbackLog:
         if len(comment) > self.max_comment_chars:
             raise InputError(f"the comment is {len(comment):,} characters long; at most {self.max_comment_chars:,} "
                              "are kept (setting max_comment_chars)")
-        _, history = checked_question(answer.question or "?", history, self.limits)
+        history = checked_history(history, self.limits)
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO feedback (at, user, rating, comment, history, answer) VALUES (?, ?, ?, ?, ?, ?)",

@@ -46,6 +46,11 @@ def checked_question(question: object, history: list[Message] | None,
     if len(question) > limits.question_chars:
         raise InputError(f"the question is {len(question):,} characters long; at most {limits.question_chars:,} "
                          "are read (setting max_question_chars): ask about one thing at a time")
+    return question, checked_history(history, limits)
+
+
+def checked_history(history: list[Message] | None, limits: InputLimits) -> list[Message]:
+    """A conversation's earlier messages, cleaned; InputError when there are too many or they hold too much."""
     history = list(history or [])
     if len(history) > limits.history_messages:
         raise InputError(f"the conversation has {len(history)} earlier messages; at most {limits.history_messages} "
@@ -55,4 +60,4 @@ def checked_question(question: object, history: list[Message] | None,
     if size > limits.history_chars:
         raise InputError(f"the conversation's earlier messages hold {size:,} characters; at most "
                          f"{limits.history_chars:,} are taken (setting max_history_chars): start a new chat")
-    return question, history
+    return history

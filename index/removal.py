@@ -34,19 +34,16 @@ def too_broad(path: str) -> str | None:
     return None
 
 
-def removal_rows(rows: list[DocumentRow], path: str, as_listed: bool) -> list[DocumentRow]:
-    """The live documents removing `path` takes out (RemovalRefused for a target that is too broad).
-
-    as_listed=False (the terminal): path is a file or folder on disk, resolved against the working folder.
-    as_listed=True (the web API): path is a source as /documents lists it, or a folder its sources begin with.
-    """
+def refuse_too_broad(path: str) -> None:
+    """RemovalRefused when removing everything under path would be an accident (see too_broad)."""
     why = too_broad(path)
     if why:
         raise RemovalRefused(f"refusing to remove {path!r}: {why}. Name a document, or a folder that holds "
                              "documents (`assistant docs` lists them); `assistant remove --all` removes every one")
-    if as_listed:
-        folder = path.rstrip("/") + "/"
-        return [row for row in rows if row.source == path or row.source.startswith(folder)]
-    target_abs, target_src = os.path.abspath(path), os.path.normpath(path)
-    return [row for row in rows
-            if row.source == target_src or row.path == target_abs or row.path.startswith(target_abs + os.sep)]
+
+
+def listed_rows(rows: list[DocumentRow], path: str) -> list[DocumentRow]:
+    """As the web API removes: path is a source as /documents lists it, or a folder its sources begin with
+    (never resolved against the server's working folder)."""
+    folder = path.rstrip("/") + "/"
+    return [row for row in rows if row.source == path or row.source.startswith(folder)]

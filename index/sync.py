@@ -27,7 +27,7 @@ from index.files import NOT_UTF8, FoundFile, discover
 from index.extraction import ExtractionWorker
 from index.loaders import SkipFile, read_file
 from index.lock import IndexBusy, WriterLock
-from index.removal import removal_rows
+from index.removal import listed_rows, refuse_too_broad
 from index.manifest import DocumentRow, Manifest, now_iso
 from index.records import Chunk, DocumentInfo, IndexReport, SkippedFile
 from index.reembed import match_embedder, recorded_embedder
@@ -223,9 +223,11 @@ class Indexer:
         sources. A target that would match everything by accident is refused (index/removal.py); as_listed: path
         is spelled as the sources are listed, not resolved on disk. Each removal is logged with who asked."""
         with WriterLock(self.lock_path, wait_seconds):
-            rows = self.manifest.documents()
-            if path is not None:
-                rows = removal_rows(rows, path, as_listed)
+            if path is None:
+                rows = self.manifest.documents()
+            else:
+                refuse_too_broad(path)
+                rows = listed_rows(self.manifest.documents(), path) if as_listed else self.matching(path)
             for row in rows:
                 self._delete(row)
         if rows:

@@ -17,19 +17,11 @@ from assistant.services import Services
 from assistant.settings import load_settings
 from tests.conftest import free_port
 from tests.test_cli import ASSISTANT
-from tests.test_ui import client, launch_on
+from tests.test_ui import client, launch_on, server  # noqa: F401  (server: test_ui's fixture, one per module)
 
 TIDES = "The Varnholt tide gauge recorded a surge of 4.7 metres on the ninth of January."
 TIDES_QUESTION = "What surge did the Varnholt tide gauge record?"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, embedder):
-    launched = launch_on(tmp_path_factory.mktemp("uploads"), embedder, max_file_mb=1)
-    launched.client = client(launched.url)
-    yield launched
-    launched.app.close()
 
 
 def everything_in(folder: Path) -> dict[str, bytes]:
